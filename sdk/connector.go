@@ -157,8 +157,21 @@ type Capabilities struct {
 	Closer           bool
 }
 
-// CapabilitiesOf finds c's capabilities by type assertion.
+// CapabilityReporter is implemented by a connector that states its
+// capabilities rather than having them found by type assertion: the client
+// adapter of a plugin implements every method and reports what the plugin
+// behind it declared.
+type CapabilityReporter interface {
+	Capabilities() Capabilities
+}
+
+// CapabilitiesOf returns what c implements: what it reports, when it is a
+// CapabilityReporter, else what type assertions find. Hosts use it rather
+// than type assertions, so a remote connector is treated like a local one.
 func CapabilitiesOf(c Connector) Capabilities {
+	if r, ok := c.(CapabilityReporter); ok {
+		return r.Capabilities()
+	}
 	_, src := c.(Source)
 	_, inc := c.(Incremental)
 	_, tgt := c.(Target)
