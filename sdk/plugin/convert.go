@@ -54,58 +54,59 @@ func stateFromProto(s pb.State) sdk.State {
 	return sdk.StateActive
 }
 
-func valueToProto(v sdk.Value) *pb.Value {
+func attrToProto(name string, v sdk.Value) *pb.Attribute {
+	a := &pb.Attribute{Name: name}
 	switch v.Type() {
 	case sdk.TypeString:
-		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: v.Str()}}
+		a.Type, a.StringValue = pb.ValueType_VALUE_TYPE_STRING, v.Str()
 	case sdk.TypeInt:
-		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: v.IntValue()}}
+		a.Type, a.IntValue = pb.ValueType_VALUE_TYPE_INT, v.IntValue()
 	case sdk.TypeBool:
-		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: v.BoolValue()}}
+		a.Type, a.BoolValue = pb.ValueType_VALUE_TYPE_BOOL, v.BoolValue()
 	case sdk.TypeTime:
-		return &pb.Value{Kind: &pb.Value_TimeValue{TimeValue: v.TimeValue().UnixNano()}}
+		a.Type, a.IntValue = pb.ValueType_VALUE_TYPE_TIME, v.TimeValue().UnixNano()
 	case sdk.TypeStringList:
-		return &pb.Value{Kind: &pb.Value_ListValue{ListValue: &pb.StringList{Items: v.List()}}}
+		a.Type, a.ListValue = pb.ValueType_VALUE_TYPE_STRING_LIST, v.List()
 	}
-	return &pb.Value{}
+	return a
 }
 
-func valueFromProto(v *pb.Value) sdk.Value {
-	switch k := v.GetKind().(type) {
-	case *pb.Value_StringValue:
-		return sdk.String(k.StringValue)
-	case *pb.Value_IntValue:
-		return sdk.Int(k.IntValue)
-	case *pb.Value_BoolValue:
-		return sdk.Bool(k.BoolValue)
-	case *pb.Value_TimeValue:
-		return sdk.Time(time.Unix(0, k.TimeValue))
-	case *pb.Value_ListValue:
-		return sdk.StringList(k.ListValue.GetItems()...)
+func valueFromProto(a *pb.Attribute) sdk.Value {
+	switch a.GetType() {
+	case pb.ValueType_VALUE_TYPE_STRING:
+		return sdk.String(a.GetStringValue())
+	case pb.ValueType_VALUE_TYPE_INT:
+		return sdk.Int(a.GetIntValue())
+	case pb.ValueType_VALUE_TYPE_BOOL:
+		return sdk.Bool(a.GetBoolValue())
+	case pb.ValueType_VALUE_TYPE_TIME:
+		return sdk.Time(time.Unix(0, a.GetIntValue()))
+	case pb.ValueType_VALUE_TYPE_STRING_LIST:
+		return sdk.StringList(a.GetListValue()...)
 	}
 	return sdk.Null()
 }
 
-func attrsToProto(a sdk.Attributes) map[string]*pb.Value {
+func attrsToProto(a sdk.Attributes) []*pb.Attribute {
 	if len(a) == 0 {
 		return nil
 	}
-	m := make(map[string]*pb.Value, len(a))
+	out := make([]*pb.Attribute, 0, len(a))
 	for k, v := range a {
-		m[k] = valueToProto(v)
+		out = append(out, attrToProto(k, v))
 	}
-	return m
+	return out
 }
 
-func attrsFromProto(m map[string]*pb.Value) sdk.Attributes {
-	if len(m) == 0 {
+func attrsFromProto(as []*pb.Attribute) sdk.Attributes {
+	if len(as) == 0 {
 		return nil
 	}
-	a := make(sdk.Attributes, len(m))
-	for k, v := range m {
-		a[k] = valueFromProto(v)
+	m := make(sdk.Attributes, len(as))
+	for _, a := range as {
+		m[a.GetName()] = valueFromProto(a)
 	}
-	return a
+	return m
 }
 
 func recordToProto(r *sdk.Record) *pb.Record {

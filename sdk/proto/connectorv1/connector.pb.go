@@ -133,6 +133,65 @@ func (State) EnumDescriptor() ([]byte, []int) {
 	return file_connector_proto_rawDescGZIP(), []int{1}
 }
 
+type ValueType int32
+
+const (
+	ValueType_VALUE_TYPE_NULL   ValueType = 0
+	ValueType_VALUE_TYPE_STRING ValueType = 1
+	ValueType_VALUE_TYPE_INT    ValueType = 2
+	ValueType_VALUE_TYPE_BOOL   ValueType = 3
+	// Unix time in nanoseconds, UTC, in int_value.
+	ValueType_VALUE_TYPE_TIME        ValueType = 4
+	ValueType_VALUE_TYPE_STRING_LIST ValueType = 5
+)
+
+// Enum value maps for ValueType.
+var (
+	ValueType_name = map[int32]string{
+		0: "VALUE_TYPE_NULL",
+		1: "VALUE_TYPE_STRING",
+		2: "VALUE_TYPE_INT",
+		3: "VALUE_TYPE_BOOL",
+		4: "VALUE_TYPE_TIME",
+		5: "VALUE_TYPE_STRING_LIST",
+	}
+	ValueType_value = map[string]int32{
+		"VALUE_TYPE_NULL":        0,
+		"VALUE_TYPE_STRING":      1,
+		"VALUE_TYPE_INT":         2,
+		"VALUE_TYPE_BOOL":        3,
+		"VALUE_TYPE_TIME":        4,
+		"VALUE_TYPE_STRING_LIST": 5,
+	}
+)
+
+func (x ValueType) Enum() *ValueType {
+	p := new(ValueType)
+	*p = x
+	return p
+}
+
+func (x ValueType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ValueType) Descriptor() protoreflect.EnumDescriptor {
+	return file_connector_proto_enumTypes[2].Descriptor()
+}
+
+func (ValueType) Type() protoreflect.EnumType {
+	return &file_connector_proto_enumTypes[2]
+}
+
+func (x ValueType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ValueType.Descriptor instead.
+func (ValueType) EnumDescriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{2}
+}
+
 type Diagnostic_Severity int32
 
 const (
@@ -166,11 +225,11 @@ func (x Diagnostic_Severity) String() string {
 }
 
 func (Diagnostic_Severity) Descriptor() protoreflect.EnumDescriptor {
-	return file_connector_proto_enumTypes[2].Descriptor()
+	return file_connector_proto_enumTypes[3].Descriptor()
 }
 
 func (Diagnostic_Severity) Type() protoreflect.EnumType {
-	return &file_connector_proto_enumTypes[2]
+	return &file_connector_proto_enumTypes[3]
 }
 
 func (x Diagnostic_Severity) Number() protoreflect.EnumNumber {
@@ -779,27 +838,35 @@ func (x *TestConnectionResponse) GetDetail() string {
 	return ""
 }
 
-type StringList struct {
+// A named, typed attribute value. It is a flat message rather than a map
+// of oneof values: records cross the boundary by the million, and a flat
+// message decodes with one allocation per attribute.
+type Attribute struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []string               `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          ValueType              `protobuf:"varint,2,opt,name=type,proto3,enum=midstream.connector.v1.ValueType" json:"type,omitempty"`
+	StringValue   string                 `protobuf:"bytes,3,opt,name=string_value,json=stringValue,proto3" json:"string_value,omitempty"`
+	IntValue      int64                  `protobuf:"zigzag64,4,opt,name=int_value,json=intValue,proto3" json:"int_value,omitempty"`
+	BoolValue     bool                   `protobuf:"varint,5,opt,name=bool_value,json=boolValue,proto3" json:"bool_value,omitempty"`
+	ListValue     []string               `protobuf:"bytes,6,rep,name=list_value,json=listValue,proto3" json:"list_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *StringList) Reset() {
-	*x = StringList{}
+func (x *Attribute) Reset() {
+	*x = Attribute{}
 	mi := &file_connector_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *StringList) String() string {
+func (x *Attribute) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*StringList) ProtoMessage() {}
+func (*Attribute) ProtoMessage() {}
 
-func (x *StringList) ProtoReflect() protoreflect.Message {
+func (x *Attribute) ProtoReflect() protoreflect.Message {
 	mi := &file_connector_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -811,149 +878,52 @@ func (x *StringList) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use StringList.ProtoReflect.Descriptor instead.
-func (*StringList) Descriptor() ([]byte, []int) {
+// Deprecated: Use Attribute.ProtoReflect.Descriptor instead.
+func (*Attribute) Descriptor() ([]byte, []int) {
 	return file_connector_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *StringList) GetItems() []string {
+func (x *Attribute) GetName() string {
 	if x != nil {
-		return x.Items
-	}
-	return nil
-}
-
-// A typed attribute value; no kind set means null.
-type Value struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Types that are valid to be assigned to Kind:
-	//
-	//	*Value_StringValue
-	//	*Value_IntValue
-	//	*Value_BoolValue
-	//	*Value_TimeValue
-	//	*Value_ListValue
-	Kind          isValue_Kind `protobuf_oneof:"kind"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Value) Reset() {
-	*x = Value{}
-	mi := &file_connector_proto_msgTypes[11]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Value) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Value) ProtoMessage() {}
-
-func (x *Value) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[11]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Value.ProtoReflect.Descriptor instead.
-func (*Value) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{11}
-}
-
-func (x *Value) GetKind() isValue_Kind {
-	if x != nil {
-		return x.Kind
-	}
-	return nil
-}
-
-func (x *Value) GetStringValue() string {
-	if x != nil {
-		if x, ok := x.Kind.(*Value_StringValue); ok {
-			return x.StringValue
-		}
+		return x.Name
 	}
 	return ""
 }
 
-func (x *Value) GetIntValue() int64 {
+func (x *Attribute) GetType() ValueType {
 	if x != nil {
-		if x, ok := x.Kind.(*Value_IntValue); ok {
-			return x.IntValue
-		}
+		return x.Type
+	}
+	return ValueType_VALUE_TYPE_NULL
+}
+
+func (x *Attribute) GetStringValue() string {
+	if x != nil {
+		return x.StringValue
+	}
+	return ""
+}
+
+func (x *Attribute) GetIntValue() int64 {
+	if x != nil {
+		return x.IntValue
 	}
 	return 0
 }
 
-func (x *Value) GetBoolValue() bool {
+func (x *Attribute) GetBoolValue() bool {
 	if x != nil {
-		if x, ok := x.Kind.(*Value_BoolValue); ok {
-			return x.BoolValue
-		}
+		return x.BoolValue
 	}
 	return false
 }
 
-func (x *Value) GetTimeValue() int64 {
+func (x *Attribute) GetListValue() []string {
 	if x != nil {
-		if x, ok := x.Kind.(*Value_TimeValue); ok {
-			return x.TimeValue
-		}
-	}
-	return 0
-}
-
-func (x *Value) GetListValue() *StringList {
-	if x != nil {
-		if x, ok := x.Kind.(*Value_ListValue); ok {
-			return x.ListValue
-		}
+		return x.ListValue
 	}
 	return nil
 }
-
-type isValue_Kind interface {
-	isValue_Kind()
-}
-
-type Value_StringValue struct {
-	StringValue string `protobuf:"bytes,1,opt,name=string_value,json=stringValue,proto3,oneof"`
-}
-
-type Value_IntValue struct {
-	IntValue int64 `protobuf:"zigzag64,2,opt,name=int_value,json=intValue,proto3,oneof"`
-}
-
-type Value_BoolValue struct {
-	BoolValue bool `protobuf:"varint,3,opt,name=bool_value,json=boolValue,proto3,oneof"`
-}
-
-type Value_TimeValue struct {
-	// Unix time in nanoseconds, UTC.
-	TimeValue int64 `protobuf:"fixed64,4,opt,name=time_value,json=timeValue,proto3,oneof"`
-}
-
-type Value_ListValue struct {
-	ListValue *StringList `protobuf:"bytes,5,opt,name=list_value,json=listValue,proto3,oneof"`
-}
-
-func (*Value_StringValue) isValue_Kind() {}
-
-func (*Value_IntValue) isValue_Kind() {}
-
-func (*Value_BoolValue) isValue_Kind() {}
-
-func (*Value_TimeValue) isValue_Kind() {}
-
-func (*Value_ListValue) isValue_Kind() {}
 
 type Record struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -963,14 +933,14 @@ type Record struct {
 	Parent        string                 `protobuf:"bytes,4,opt,name=parent,proto3" json:"parent,omitempty"`
 	Orgs          []string               `protobuf:"bytes,5,rep,name=orgs,proto3" json:"orgs,omitempty"`
 	PrimaryOrg    string                 `protobuf:"bytes,6,opt,name=primary_org,json=primaryOrg,proto3" json:"primary_org,omitempty"`
-	Attributes    map[string]*Value      `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Attributes    []*Attribute           `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_connector_proto_msgTypes[12]
+	mi := &file_connector_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +952,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[12]
+	mi := &file_connector_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +965,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{12}
+	return file_connector_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Record) GetKind() Kind {
@@ -1040,7 +1010,7 @@ func (x *Record) GetPrimaryOrg() string {
 	return ""
 }
 
-func (x *Record) GetAttributes() map[string]*Value {
+func (x *Record) GetAttributes() []*Attribute {
 	if x != nil {
 		return x.Attributes
 	}
@@ -1059,7 +1029,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_connector_proto_msgTypes[13]
+	mi := &file_connector_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1041,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[13]
+	mi := &file_connector_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1054,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{13}
+	return file_connector_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadRequest) GetMaxBatchRecords() uint32 {
@@ -1112,7 +1082,7 @@ type ReadChangesRequest struct {
 
 func (x *ReadChangesRequest) Reset() {
 	*x = ReadChangesRequest{}
-	mi := &file_connector_proto_msgTypes[14]
+	mi := &file_connector_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1094,7 @@ func (x *ReadChangesRequest) String() string {
 func (*ReadChangesRequest) ProtoMessage() {}
 
 func (x *ReadChangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[14]
+	mi := &file_connector_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1107,7 @@ func (x *ReadChangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadChangesRequest.ProtoReflect.Descriptor instead.
 func (*ReadChangesRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{14}
+	return file_connector_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReadChangesRequest) GetCursor() string {
@@ -1177,7 +1147,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_connector_proto_msgTypes[15]
+	mi := &file_connector_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1159,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[15]
+	mi := &file_connector_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1172,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{15}
+	return file_connector_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReadResponse) GetRecords() []*Record {
@@ -1243,7 +1213,7 @@ type Ref struct {
 
 func (x *Ref) Reset() {
 	*x = Ref{}
-	mi := &file_connector_proto_msgTypes[16]
+	mi := &file_connector_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1225,7 @@ func (x *Ref) String() string {
 func (*Ref) ProtoMessage() {}
 
 func (x *Ref) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[16]
+	mi := &file_connector_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1238,7 @@ func (x *Ref) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ref.ProtoReflect.Descriptor instead.
 func (*Ref) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{16}
+	return file_connector_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Ref) GetHubId() string {
@@ -1291,21 +1261,21 @@ type Operation struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// One of the sdk.Op names: create, update, delete, disable, enable,
 	// move, password.
-	Op            string            `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
-	Kind          Kind              `protobuf:"varint,3,opt,name=kind,proto3,enum=midstream.connector.v1.Kind" json:"kind,omitempty"`
-	HubId         string            `protobuf:"bytes,4,opt,name=hub_id,json=hubId,proto3" json:"hub_id,omitempty"`
-	TargetId      string            `protobuf:"bytes,5,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
-	DisplayName   string            `protobuf:"bytes,6,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	Attributes    map[string]*Value `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Parent        *Ref              `protobuf:"bytes,8,opt,name=parent,proto3" json:"parent,omitempty"`
-	Orgs          []*Ref            `protobuf:"bytes,9,rep,name=orgs,proto3" json:"orgs,omitempty"`
+	Op            string       `protobuf:"bytes,2,opt,name=op,proto3" json:"op,omitempty"`
+	Kind          Kind         `protobuf:"varint,3,opt,name=kind,proto3,enum=midstream.connector.v1.Kind" json:"kind,omitempty"`
+	HubId         string       `protobuf:"bytes,4,opt,name=hub_id,json=hubId,proto3" json:"hub_id,omitempty"`
+	TargetId      string       `protobuf:"bytes,5,opt,name=target_id,json=targetId,proto3" json:"target_id,omitempty"`
+	DisplayName   string       `protobuf:"bytes,6,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Attributes    []*Attribute `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	Parent        *Ref         `protobuf:"bytes,8,opt,name=parent,proto3" json:"parent,omitempty"`
+	Orgs          []*Ref       `protobuf:"bytes,9,rep,name=orgs,proto3" json:"orgs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_connector_proto_msgTypes[17]
+	mi := &file_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1287,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[17]
+	mi := &file_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1300,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{17}
+	return file_connector_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Operation) GetId() string {
@@ -1375,7 +1345,7 @@ func (x *Operation) GetDisplayName() string {
 	return ""
 }
 
-func (x *Operation) GetAttributes() map[string]*Value {
+func (x *Operation) GetAttributes() []*Attribute {
 	if x != nil {
 		return x.Attributes
 	}
@@ -1406,7 +1376,7 @@ type ApplyOpen struct {
 
 func (x *ApplyOpen) Reset() {
 	*x = ApplyOpen{}
-	mi := &file_connector_proto_msgTypes[18]
+	mi := &file_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1388,7 @@ func (x *ApplyOpen) String() string {
 func (*ApplyOpen) ProtoMessage() {}
 
 func (x *ApplyOpen) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[18]
+	mi := &file_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1401,7 @@ func (x *ApplyOpen) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyOpen.ProtoReflect.Descriptor instead.
 func (*ApplyOpen) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{18}
+	return file_connector_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ApplyOpen) GetConcurrency() uint32 {
@@ -1451,7 +1421,7 @@ type ApplyCancel struct {
 
 func (x *ApplyCancel) Reset() {
 	*x = ApplyCancel{}
-	mi := &file_connector_proto_msgTypes[19]
+	mi := &file_connector_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1433,7 @@ func (x *ApplyCancel) String() string {
 func (*ApplyCancel) ProtoMessage() {}
 
 func (x *ApplyCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[19]
+	mi := &file_connector_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1446,7 @@ func (x *ApplyCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyCancel.ProtoReflect.Descriptor instead.
 func (*ApplyCancel) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{19}
+	return file_connector_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ApplyCancel) GetSeq() uint64 {
@@ -1502,7 +1472,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1484,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1497,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{20}
+	return file_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ApplyRequest) GetSeq() uint64 {
@@ -1609,7 +1579,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1621,7 +1591,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1634,7 +1604,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Error) GetCategory() string {
@@ -1694,7 +1664,7 @@ type ApplyResponse struct {
 
 func (x *ApplyResponse) Reset() {
 	*x = ApplyResponse{}
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1676,7 @@ func (x *ApplyResponse) String() string {
 func (*ApplyResponse) ProtoMessage() {}
 
 func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1689,7 @@ func (x *ApplyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResponse.ProtoReflect.Descriptor instead.
 func (*ApplyResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ApplyResponse) GetSeq() uint64 {
@@ -1772,7 +1742,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1754,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1767,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_proto_rawDescGZIP(), []int{22}
 }
 
 type CloseResponse struct {
@@ -1809,7 +1779,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +1791,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +1804,7 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{24}
+	return file_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CloseResponse) GetError() string {
@@ -1893,20 +1863,16 @@ const file_connector_proto_rawDesc = "" +
 	"\x15TestConnectionRequest\"v\n" +
 	"\x16TestConnectionResponse\x12D\n" +
 	"\vdiagnostics\x18\x01 \x03(\v2\".midstream.connector.v1.DiagnosticR\vdiagnostics\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail\"\"\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\"\xd4\x01\n" +
+	"\tAttribute\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\x04type\x18\x02 \x01(\x0e2!.midstream.connector.v1.ValueTypeR\x04type\x12!\n" +
+	"\fstring_value\x18\x03 \x01(\tR\vstringValue\x12\x1b\n" +
+	"\tint_value\x18\x04 \x01(\x12R\bintValue\x12\x1d\n" +
 	"\n" +
-	"StringList\x12\x14\n" +
-	"\x05items\x18\x01 \x03(\tR\x05items\"\xda\x01\n" +
-	"\x05Value\x12#\n" +
-	"\fstring_value\x18\x01 \x01(\tH\x00R\vstringValue\x12\x1d\n" +
-	"\tint_value\x18\x02 \x01(\x12H\x00R\bintValue\x12\x1f\n" +
+	"bool_value\x18\x05 \x01(\bR\tboolValue\x12\x1d\n" +
 	"\n" +
-	"bool_value\x18\x03 \x01(\bH\x00R\tboolValue\x12\x1f\n" +
-	"\n" +
-	"time_value\x18\x04 \x01(\x10H\x00R\ttimeValue\x12C\n" +
-	"\n" +
-	"list_value\x18\x05 \x01(\v2\".midstream.connector.v1.StringListH\x00R\tlistValueB\x06\n" +
-	"\x04kind\"\x8b\x03\n" +
+	"list_value\x18\x06 \x03(\tR\tlistValue\"\xa0\x02\n" +
 	"\x06Record\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.midstream.connector.v1.KindR\x04kind\x12\x1f\n" +
 	"\vexternal_id\x18\x02 \x01(\tR\n" +
@@ -1915,13 +1881,10 @@ const file_connector_proto_rawDesc = "" +
 	"\x06parent\x18\x04 \x01(\tR\x06parent\x12\x12\n" +
 	"\x04orgs\x18\x05 \x03(\tR\x04orgs\x12\x1f\n" +
 	"\vprimary_org\x18\x06 \x01(\tR\n" +
-	"primaryOrg\x12N\n" +
+	"primaryOrg\x12A\n" +
 	"\n" +
-	"attributes\x18\a \x03(\v2..midstream.connector.v1.Record.AttributesEntryR\n" +
-	"attributes\x1a\\\n" +
-	"\x0fAttributesEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
-	"\x05value\x18\x02 \x01(\v2\x1d.midstream.connector.v1.ValueR\x05value:\x028\x01\"a\n" +
+	"attributes\x18\a \x03(\v2!.midstream.connector.v1.AttributeR\n" +
+	"attributes\"a\n" +
 	"\vReadRequest\x12*\n" +
 	"\x11max_batch_records\x18\x01 \x01(\rR\x0fmaxBatchRecords\x12&\n" +
 	"\x0fmax_batch_bytes\x18\x02 \x01(\rR\rmaxBatchBytes\"\x80\x01\n" +
@@ -1936,22 +1899,19 @@ const file_connector_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\v2\x1d.midstream.connector.v1.ErrorR\x05error\"9\n" +
 	"\x03Ref\x12\x15\n" +
 	"\x06hub_id\x18\x01 \x01(\tR\x05hubId\x12\x1b\n" +
-	"\ttarget_id\x18\x02 \x01(\tR\btargetId\"\xcb\x03\n" +
+	"\ttarget_id\x18\x02 \x01(\tR\btargetId\"\xdd\x02\n" +
 	"\tOperation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x120\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1c.midstream.connector.v1.KindR\x04kind\x12\x15\n" +
 	"\x06hub_id\x18\x04 \x01(\tR\x05hubId\x12\x1b\n" +
 	"\ttarget_id\x18\x05 \x01(\tR\btargetId\x12!\n" +
-	"\fdisplay_name\x18\x06 \x01(\tR\vdisplayName\x12Q\n" +
+	"\fdisplay_name\x18\x06 \x01(\tR\vdisplayName\x12A\n" +
 	"\n" +
-	"attributes\x18\a \x03(\v21.midstream.connector.v1.Operation.AttributesEntryR\n" +
+	"attributes\x18\a \x03(\v2!.midstream.connector.v1.AttributeR\n" +
 	"attributes\x123\n" +
 	"\x06parent\x18\b \x01(\v2\x1b.midstream.connector.v1.RefR\x06parent\x12/\n" +
-	"\x04orgs\x18\t \x03(\v2\x1b.midstream.connector.v1.RefR\x04orgs\x1a\\\n" +
-	"\x0fAttributesEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
-	"\x05value\x18\x02 \x01(\v2\x1d.midstream.connector.v1.ValueR\x05value:\x028\x01\"-\n" +
+	"\x04orgs\x18\t \x03(\v2\x1b.midstream.connector.v1.RefR\x04orgs\"-\n" +
 	"\tApplyOpen\x12 \n" +
 	"\vconcurrency\x18\x01 \x01(\rR\vconcurrency\"\x1f\n" +
 	"\vApplyCancel\x12\x10\n" +
@@ -1989,7 +1949,14 @@ const file_connector_proto_rawDesc = "" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x01\x12\x12\n" +
 	"\x0eSTATE_DISABLED\x10\x02\x12\x11\n" +
-	"\rSTATE_DELETED\x10\x032\xae\x05\n" +
+	"\rSTATE_DELETED\x10\x03*\x91\x01\n" +
+	"\tValueType\x12\x13\n" +
+	"\x0fVALUE_TYPE_NULL\x10\x00\x12\x15\n" +
+	"\x11VALUE_TYPE_STRING\x10\x01\x12\x12\n" +
+	"\x0eVALUE_TYPE_INT\x10\x02\x12\x13\n" +
+	"\x0fVALUE_TYPE_BOOL\x10\x03\x12\x13\n" +
+	"\x0fVALUE_TYPE_TIME\x10\x04\x12\x1a\n" +
+	"\x16VALUE_TYPE_STRING_LIST\x10\x052\xae\x05\n" +
 	"\tConnector\x12f\n" +
 	"\vGetMetadata\x12*.midstream.connector.v1.GetMetadataRequest\x1a+.midstream.connector.v1.GetMetadataResponse\x12`\n" +
 	"\tConfigure\x12(.midstream.connector.v1.ConfigureRequest\x1a).midstream.connector.v1.ConfigureResponse\x12o\n" +
@@ -2011,24 +1978,24 @@ func file_connector_proto_rawDescGZIP() []byte {
 	return file_connector_proto_rawDescData
 }
 
-var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_connector_proto_goTypes = []any{
 	(Kind)(0),                      // 0: midstream.connector.v1.Kind
 	(State)(0),                     // 1: midstream.connector.v1.State
-	(Diagnostic_Severity)(0),       // 2: midstream.connector.v1.Diagnostic.Severity
-	(*GetMetadataRequest)(nil),     // 3: midstream.connector.v1.GetMetadataRequest
-	(*GetMetadataResponse)(nil),    // 4: midstream.connector.v1.GetMetadataResponse
-	(*Capabilities)(nil),           // 5: midstream.connector.v1.Capabilities
-	(*Schema)(nil),                 // 6: midstream.connector.v1.Schema
-	(*Field)(nil),                  // 7: midstream.connector.v1.Field
-	(*Diagnostic)(nil),             // 8: midstream.connector.v1.Diagnostic
-	(*ConfigureRequest)(nil),       // 9: midstream.connector.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),      // 10: midstream.connector.v1.ConfigureResponse
-	(*TestConnectionRequest)(nil),  // 11: midstream.connector.v1.TestConnectionRequest
-	(*TestConnectionResponse)(nil), // 12: midstream.connector.v1.TestConnectionResponse
-	(*StringList)(nil),             // 13: midstream.connector.v1.StringList
-	(*Value)(nil),                  // 14: midstream.connector.v1.Value
+	(ValueType)(0),                 // 2: midstream.connector.v1.ValueType
+	(Diagnostic_Severity)(0),       // 3: midstream.connector.v1.Diagnostic.Severity
+	(*GetMetadataRequest)(nil),     // 4: midstream.connector.v1.GetMetadataRequest
+	(*GetMetadataResponse)(nil),    // 5: midstream.connector.v1.GetMetadataResponse
+	(*Capabilities)(nil),           // 6: midstream.connector.v1.Capabilities
+	(*Schema)(nil),                 // 7: midstream.connector.v1.Schema
+	(*Field)(nil),                  // 8: midstream.connector.v1.Field
+	(*Diagnostic)(nil),             // 9: midstream.connector.v1.Diagnostic
+	(*ConfigureRequest)(nil),       // 10: midstream.connector.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),      // 11: midstream.connector.v1.ConfigureResponse
+	(*TestConnectionRequest)(nil),  // 12: midstream.connector.v1.TestConnectionRequest
+	(*TestConnectionResponse)(nil), // 13: midstream.connector.v1.TestConnectionResponse
+	(*Attribute)(nil),              // 14: midstream.connector.v1.Attribute
 	(*Record)(nil),                 // 15: midstream.connector.v1.Record
 	(*ReadRequest)(nil),            // 16: midstream.connector.v1.ReadRequest
 	(*ReadChangesRequest)(nil),     // 17: midstream.connector.v1.ReadChangesRequest
@@ -2042,51 +2009,47 @@ var file_connector_proto_goTypes = []any{
 	(*ApplyResponse)(nil),          // 25: midstream.connector.v1.ApplyResponse
 	(*CloseRequest)(nil),           // 26: midstream.connector.v1.CloseRequest
 	(*CloseResponse)(nil),          // 27: midstream.connector.v1.CloseResponse
-	nil,                            // 28: midstream.connector.v1.Record.AttributesEntry
-	nil,                            // 29: midstream.connector.v1.Operation.AttributesEntry
 }
 var file_connector_proto_depIdxs = []int32{
-	6,  // 0: midstream.connector.v1.GetMetadataResponse.schema:type_name -> midstream.connector.v1.Schema
-	5,  // 1: midstream.connector.v1.GetMetadataResponse.capabilities:type_name -> midstream.connector.v1.Capabilities
-	7,  // 2: midstream.connector.v1.Schema.fields:type_name -> midstream.connector.v1.Field
-	2,  // 3: midstream.connector.v1.Diagnostic.severity:type_name -> midstream.connector.v1.Diagnostic.Severity
-	8,  // 4: midstream.connector.v1.ConfigureResponse.diagnostics:type_name -> midstream.connector.v1.Diagnostic
-	8,  // 5: midstream.connector.v1.TestConnectionResponse.diagnostics:type_name -> midstream.connector.v1.Diagnostic
-	13, // 6: midstream.connector.v1.Value.list_value:type_name -> midstream.connector.v1.StringList
+	7,  // 0: midstream.connector.v1.GetMetadataResponse.schema:type_name -> midstream.connector.v1.Schema
+	6,  // 1: midstream.connector.v1.GetMetadataResponse.capabilities:type_name -> midstream.connector.v1.Capabilities
+	8,  // 2: midstream.connector.v1.Schema.fields:type_name -> midstream.connector.v1.Field
+	3,  // 3: midstream.connector.v1.Diagnostic.severity:type_name -> midstream.connector.v1.Diagnostic.Severity
+	9,  // 4: midstream.connector.v1.ConfigureResponse.diagnostics:type_name -> midstream.connector.v1.Diagnostic
+	9,  // 5: midstream.connector.v1.TestConnectionResponse.diagnostics:type_name -> midstream.connector.v1.Diagnostic
+	2,  // 6: midstream.connector.v1.Attribute.type:type_name -> midstream.connector.v1.ValueType
 	0,  // 7: midstream.connector.v1.Record.kind:type_name -> midstream.connector.v1.Kind
 	1,  // 8: midstream.connector.v1.Record.state:type_name -> midstream.connector.v1.State
-	28, // 9: midstream.connector.v1.Record.attributes:type_name -> midstream.connector.v1.Record.AttributesEntry
+	14, // 9: midstream.connector.v1.Record.attributes:type_name -> midstream.connector.v1.Attribute
 	15, // 10: midstream.connector.v1.ReadResponse.records:type_name -> midstream.connector.v1.Record
 	24, // 11: midstream.connector.v1.ReadResponse.error:type_name -> midstream.connector.v1.Error
 	0,  // 12: midstream.connector.v1.Operation.kind:type_name -> midstream.connector.v1.Kind
-	29, // 13: midstream.connector.v1.Operation.attributes:type_name -> midstream.connector.v1.Operation.AttributesEntry
+	14, // 13: midstream.connector.v1.Operation.attributes:type_name -> midstream.connector.v1.Attribute
 	19, // 14: midstream.connector.v1.Operation.parent:type_name -> midstream.connector.v1.Ref
 	19, // 15: midstream.connector.v1.Operation.orgs:type_name -> midstream.connector.v1.Ref
 	21, // 16: midstream.connector.v1.ApplyRequest.open:type_name -> midstream.connector.v1.ApplyOpen
 	20, // 17: midstream.connector.v1.ApplyRequest.operation:type_name -> midstream.connector.v1.Operation
 	22, // 18: midstream.connector.v1.ApplyRequest.cancel:type_name -> midstream.connector.v1.ApplyCancel
 	24, // 19: midstream.connector.v1.ApplyResponse.error:type_name -> midstream.connector.v1.Error
-	14, // 20: midstream.connector.v1.Record.AttributesEntry.value:type_name -> midstream.connector.v1.Value
-	14, // 21: midstream.connector.v1.Operation.AttributesEntry.value:type_name -> midstream.connector.v1.Value
-	3,  // 22: midstream.connector.v1.Connector.GetMetadata:input_type -> midstream.connector.v1.GetMetadataRequest
-	9,  // 23: midstream.connector.v1.Connector.Configure:input_type -> midstream.connector.v1.ConfigureRequest
-	11, // 24: midstream.connector.v1.Connector.TestConnection:input_type -> midstream.connector.v1.TestConnectionRequest
-	16, // 25: midstream.connector.v1.Connector.Read:input_type -> midstream.connector.v1.ReadRequest
-	17, // 26: midstream.connector.v1.Connector.ReadChanges:input_type -> midstream.connector.v1.ReadChangesRequest
-	23, // 27: midstream.connector.v1.Connector.Apply:input_type -> midstream.connector.v1.ApplyRequest
-	26, // 28: midstream.connector.v1.Connector.Close:input_type -> midstream.connector.v1.CloseRequest
-	4,  // 29: midstream.connector.v1.Connector.GetMetadata:output_type -> midstream.connector.v1.GetMetadataResponse
-	10, // 30: midstream.connector.v1.Connector.Configure:output_type -> midstream.connector.v1.ConfigureResponse
-	12, // 31: midstream.connector.v1.Connector.TestConnection:output_type -> midstream.connector.v1.TestConnectionResponse
-	18, // 32: midstream.connector.v1.Connector.Read:output_type -> midstream.connector.v1.ReadResponse
-	18, // 33: midstream.connector.v1.Connector.ReadChanges:output_type -> midstream.connector.v1.ReadResponse
-	25, // 34: midstream.connector.v1.Connector.Apply:output_type -> midstream.connector.v1.ApplyResponse
-	27, // 35: midstream.connector.v1.Connector.Close:output_type -> midstream.connector.v1.CloseResponse
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	4,  // 20: midstream.connector.v1.Connector.GetMetadata:input_type -> midstream.connector.v1.GetMetadataRequest
+	10, // 21: midstream.connector.v1.Connector.Configure:input_type -> midstream.connector.v1.ConfigureRequest
+	12, // 22: midstream.connector.v1.Connector.TestConnection:input_type -> midstream.connector.v1.TestConnectionRequest
+	16, // 23: midstream.connector.v1.Connector.Read:input_type -> midstream.connector.v1.ReadRequest
+	17, // 24: midstream.connector.v1.Connector.ReadChanges:input_type -> midstream.connector.v1.ReadChangesRequest
+	23, // 25: midstream.connector.v1.Connector.Apply:input_type -> midstream.connector.v1.ApplyRequest
+	26, // 26: midstream.connector.v1.Connector.Close:input_type -> midstream.connector.v1.CloseRequest
+	5,  // 27: midstream.connector.v1.Connector.GetMetadata:output_type -> midstream.connector.v1.GetMetadataResponse
+	11, // 28: midstream.connector.v1.Connector.Configure:output_type -> midstream.connector.v1.ConfigureResponse
+	13, // 29: midstream.connector.v1.Connector.TestConnection:output_type -> midstream.connector.v1.TestConnectionResponse
+	18, // 30: midstream.connector.v1.Connector.Read:output_type -> midstream.connector.v1.ReadResponse
+	18, // 31: midstream.connector.v1.Connector.ReadChanges:output_type -> midstream.connector.v1.ReadResponse
+	25, // 32: midstream.connector.v1.Connector.Apply:output_type -> midstream.connector.v1.ApplyResponse
+	27, // 33: midstream.connector.v1.Connector.Close:output_type -> midstream.connector.v1.CloseResponse
+	27, // [27:34] is the sub-list for method output_type
+	20, // [20:27] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -2094,14 +2057,7 @@ func file_connector_proto_init() {
 	if File_connector_proto != nil {
 		return
 	}
-	file_connector_proto_msgTypes[11].OneofWrappers = []any{
-		(*Value_StringValue)(nil),
-		(*Value_IntValue)(nil),
-		(*Value_BoolValue)(nil),
-		(*Value_TimeValue)(nil),
-		(*Value_ListValue)(nil),
-	}
-	file_connector_proto_msgTypes[20].OneofWrappers = []any{
+	file_connector_proto_msgTypes[19].OneofWrappers = []any{
 		(*ApplyRequest_Open)(nil),
 		(*ApplyRequest_Operation)(nil),
 		(*ApplyRequest_Cancel)(nil),
@@ -2111,8 +2067,8 @@ func file_connector_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   27,
+			NumEnums:      4,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
