@@ -2,9 +2,11 @@ package sdk
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -143,10 +145,10 @@ func coerce(f Field, v any) (any, error) {
 	case FieldString:
 		s, ok := v.(string)
 		if !ok {
-			return nil, fmt.Errorf("%s must be a string", f.Name)
+			return nil, fmt.Errorf("The value of %q must be a string.", f.Name)
 		}
 		if len(f.Options) > 0 && !slices.Contains(f.Options, s) {
-			return nil, fmt.Errorf("%s must be one of %q, not %q", f.Name, f.Options, s)
+			return nil, fmt.Errorf("The value of %q must be one of %s, not %q.", f.Name, quoteList(f.Options), s)
 		}
 		return s, nil
 	case FieldInt:
@@ -156,16 +158,16 @@ func coerce(f Field, v any) (any, error) {
 		case int64:
 			return n, nil
 		case float64:
-			if n != float64(int64(n)) {
-				return nil, fmt.Errorf("%s must be a whole number", f.Name)
+			if n != math.Trunc(n) || n < math.MinInt64 || n >= math.MaxInt64 {
+				return nil, fmt.Errorf("The value of %q must be a whole number within 64 bits, not %v.", f.Name, n)
 			}
 			return int64(n), nil
 		}
-		return nil, fmt.Errorf("%s must be a number", f.Name)
+		return nil, fmt.Errorf("The value of %q must be a number.", f.Name)
 	case FieldBool:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, fmt.Errorf("%s must be true or false", f.Name)
+			return nil, fmt.Errorf("The value of %q must be true or false.", f.Name)
 		}
 		return b, nil
 	case FieldDuration:
@@ -175,11 +177,11 @@ func coerce(f Field, v any) (any, error) {
 		case string:
 			p, err := time.ParseDuration(d)
 			if err != nil {
-				return nil, fmt.Errorf("%s must be a duration such as \"30s\" or \"5m\": %v", f.Name, err)
+				return nil, fmt.Errorf("The value of %q must be a duration such as \"30s\" or \"5m\" (%v).", f.Name, err)
 			}
 			return p, nil
 		}
-		return nil, fmt.Errorf("%s must be a duration string such as \"30s\"", f.Name)
+		return nil, fmt.Errorf("The value of %q must be a duration string such as \"30s\".", f.Name)
 	case FieldStringList:
 		switch l := v.(type) {
 		case []string:
@@ -189,13 +191,13 @@ func coerce(f Field, v any) (any, error) {
 			for i, e := range l {
 				s, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%s[%d] must be a string", f.Name, i)
+					return nil, fmt.Errorf("Item %d of %q must be a string.", i, f.Name)
 				}
 				out[i] = s
 			}
 			return out, nil
 		}
-		return nil, fmt.Errorf("%s must be a list of strings", f.Name)
+		return nil, fmt.Errorf("The value of %q must be a list of strings.", f.Name)
 	case FieldStringMap:
 		switch m := v.(type) {
 		case map[string]string:
@@ -209,15 +211,15 @@ func coerce(f Field, v any) (any, error) {
 			for k, e := range m {
 				s, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("%s[%q] must be a string", f.Name, k)
+					return nil, fmt.Errorf("The value of %q at key %q must be a string.", f.Name, k)
 				}
 				out[k] = s
 			}
 			return out, nil
 		}
-		return nil, fmt.Errorf("%s must be a map of strings", f.Name)
+		return nil, fmt.Errorf("The value of %q must be a map of strings.", f.Name)
 	}
-	return nil, fmt.Errorf("%s has unknown type %q", f.Name, f.Type)
+	return nil, fmt.Errorf("The field %q has the unknown type %q.", f.Name, f.Type)
 }
 
 // Has reports whether the attribute is set or has a default.
@@ -269,4 +271,18 @@ func (c Config) Values() map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+func quoteList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	switch len(q) {
+	case 0:
+		return ""
+	case 1:
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }

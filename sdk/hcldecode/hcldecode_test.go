@@ -163,7 +163,7 @@ columns    = { "工号" = "employee_id", dept = "department" }
 			name:        "not a whole number",
 			src:         required + "page_size = 1.5\n",
 			wantDiags:   []string{"example.hcl:3:13: Invalid value"},
-			wantDetails: []string{"page_size must be a whole number"},
+			wantDetails: []string{"The value of \"page_size\" must be a whole number"},
 		},
 		{
 			name:        "number out of range",
@@ -211,13 +211,13 @@ columns    = { "工号" = "employee_id", dept = "department" }
 			name:        "option not allowed",
 			src:         required + "mode = \"delta\"\n",
 			wantDiags:   []string{"example.hcl:3:8: Invalid value"},
-			wantDetails: []string{`mode must be one of ["full" "incremental"], not "delta"`},
+			wantDetails: []string{`The value of "mode" must be one of "full" or "incremental", not "delta".`},
 		},
 		{
 			name:        "duration does not parse",
 			src:         required + "timeout = \"30 seconds\"\n",
 			wantDiags:   []string{"example.hcl:3:11: Invalid value"},
-			wantDetails: []string{`timeout must be a duration such as "30s"`},
+			wantDetails: []string{`The value of "timeout" must be a duration such as "30s"`},
 		},
 		{
 			name:        "duration without unit",
