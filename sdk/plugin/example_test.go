@@ -29,4 +29,3 @@ func ExampleServe() {
 	var main = func() { plugin.Serve(hello{}) }
 	_ = main
 }
-

@@ -1,0 +1,348 @@
+// Package callback is the callback target: it delivers every sync event
+// to an application as one HTTPS POST of a JSON event (wire format version
+// 1, package sdk/callback) and links the id the application answers.
+//
+// See README.md for the configuration, the wire format and the error
+// classification.
+package callback
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/midstream-io/midstream/sdk"
+	wire "github.com/midstream-io/midstream/sdk/callback"
+)
+
+// Example is the connector's sample configuration block body, printed by
+// `midstream plugins sample callback`.
+//
+//go:embed example.hcl
+var Example string
+
+const (
+	name    = "callback"
+	version = "0.1.0"
+
+	// bodyExcerptBytes is how much of an answer is kept with the event.
+	bodyExcerptBytes = 512
+	// maxAnswerBytes is how much of an answer is read.
+	maxAnswerBytes = 1 << 20
+	// maxRetryAfter caps the wait an application may ask for.
+	maxRetryAfter = 24 * time.Hour
+)
+
+// Connector is the callback target. Configure it before any other call
+// but Metadata and Schema; after that it is safe for concurrent use.
+type Connector struct {
+	cfg    config
+	enc    wire.Encoder
+	client *http.Client
+	sem    chan struct{}
+	now    func() time.Time
+}
+
+var (
+	_ sdk.Target           = (*Connector)(nil)
+	_ sdk.ConnectionTester = (*Connector)(nil)
+	_ sdk.Closer           = (*Connector)(nil)
+)
+
+// New returns an unconfigured callback target.
+func New() *Connector { return &Connector{now: time.Now} }
+
+// Metadata names the connector.
+func (c *Connector) Metadata() sdk.Metadata {
+	return sdk.Metadata{
+		Name:        name,
+		Version:     version,
+		Description: "Delivers each sync event to an application as an HTTPS POST of a JSON event (Midstream callback wire format v" + wire.Version + ").",
+	}
+}
+
+// Schema declares the configuration block.
+func (c *Connector) Schema() sdk.Schema { return schema() }
+
+// Configure validates the configuration and prepares the HTTP client.
+func (c *Connector) Configure(_ context.Context, req sdk.ConfigureRequest, resp *sdk.ConfigureResponse) {
+	cfg, diags := parseConfig(req)
+	resp.Diagnostics = append(resp.Diagnostics, diags...)
+	if diags.HasError() {
+		return
+	}
+	if c.client != nil {
+		c.client.CloseIdleConnections()
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.roots}
+	tr.MaxIdleConnsPerHost = cfg.concurrency
+	c.cfg = cfg
+	c.enc = wire.Encoder{URL: cfg.url, Token: cfg.token}
+	c.sem = make(chan struct{}, cfg.concurrency)
+	c.client = &http.Client{
+		Transport: tr,
+		Timeout:   cfg.timeout,
+		// A POST must not turn into a GET, nor the token follow a
+		// redirect: a 3xx is reported so the URL can be fixed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Close releases idle connections.
+func (c *Connector) Close() error {
+	if c.client != nil {
+		c.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Apply sends op to the application as one event and classifies the
+// answer (see README.md, "Errors").
+func (c *Connector) Apply(ctx context.Context, op sdk.Operation) (sdk.Result, error) {
+	if c.client == nil {
+		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent, Message: "callback target used before Configure"}
+	}
+	if op.Op == sdk.OpPassword {
+		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent,
+			Message: "password events need encrypted callbacks, which this version of the callback connector does not send yet"}
+	}
+	ev, err := wire.NewEvent(op, c.now())
+	if err != nil {
+		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent, Message: err.Error(), Err: err}
+	}
+	a, err := c.send(ctx, ev)
+	if err != nil {
+		return sdk.Result{}, transportError(err, c.cfg.timeout)
+	}
+	return c.result(op, a)
+}
+
+// answer is the application's HTTP answer.
+type answer struct {
+	status  int
+	header  http.Header
+	body    []byte
+	elapsed time.Duration
+}
+
+// send posts ev and reads the answer, waiting for a free slot first.
+func (c *Connector) send(ctx context.Context, ev *wire.Event) (*answer, error) {
+	select {
+	case c.sem <- struct{}{}:
+		defer func() { <-c.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	req, err := c.enc.NewRequest(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return nil, fmt.Errorf("read the answer to %s: %w", c.cfg.url, err)
+	}
+	return &answer{status: resp.StatusCode, header: resp.Header, body: body, elapsed: time.Since(start)}, nil
+}
+
+// result classifies an HTTP answer to op.
+func (c *Connector) result(op sdk.Operation, a *answer) (sdk.Result, error) {
+	var r wire.Response
+	isJSON := len(a.body) > 0 && json.Unmarshal(a.body, &r) == nil
+	excerpt := bodyExcerpt(a.body)
+	fail := func(cat sdk.Category, msg string) (sdk.Result, error) {
+		e := &sdk.Error{Category: cat, Code: r.Code, Message: r.Message, HTTPStatus: a.status, BodyExcerpt: excerpt}
+		if e.Message == "" {
+			e.Message = msg
+		}
+		if cat.Retryable() {
+			e.RetryAfter = parseRetryAfter(a.header.Get(wire.HeaderRetryAfter), c.now())
+		}
+		return sdk.Result{}, e
+	}
+	switch s := a.status; {
+	case s >= 200 && s < 300:
+		res := sdk.Result{TargetID: r.ID, Status: s, BodyExcerpt: excerpt}
+		if op.Op != sdk.OpCreate {
+			return res, nil
+		}
+		if !isJSON || r.ID == "" {
+			e := &sdk.Error{Category: sdk.CategoryPermanent, HTTPStatus: s, BodyExcerpt: excerpt,
+				Message: fmt.Sprintf(`the application answered the create of %s %s without an id: a create's answer must be JSON such as {"id": "..."}`, op.Kind, op.HubID)}
+			return sdk.Result{}, e
+		}
+		if r.Status == wire.StatusExists {
+			// The receiver held this hub id and applied the create's values
+			// to it as an update (SPEC §4).
+			res.Outcome = sdk.OutcomeMatched
+		}
+		return res, nil
+	case s == http.StatusTooManyRequests:
+		return fail(sdk.CategoryRateLimited, "the application asked to slow down")
+	case s == http.StatusRequestTimeout || s == http.StatusTooEarly || s >= 500:
+		return fail(sdk.CategoryRetryable, http.StatusText(s))
+	case s == http.StatusConflict:
+		msg := "the application already holds this object under an id the hub does not know"
+		if r.ID != "" {
+			msg += fmt.Sprintf(" (%s); link it with `midstream links set`", r.ID)
+		}
+		return fail(sdk.CategoryConflict, msg)
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return fail(sdk.CategoryPermanent, "the application rejected the bearer token; check the target's token")
+	case s >= 300 && s < 400:
+		return fail(sdk.CategoryPermanent, fmt.Sprintf("the application redirected to %q; set url to the final address (redirects are not followed)", a.header.Get("Location")))
+	}
+	return fail(sdk.CategoryPermanent, http.StatusText(a.status))
+}
+
+// transportError classifies a request that got no HTTP answer: always
+// retryable (the application may not have seen it, or may have applied it;
+// the event id makes the resend safe).
+func transportError(err error, timeout time.Duration) *sdk.Error {
+	msg := err.Error()
+	if isTimeout(err) {
+		msg = fmt.Sprintf("no answer within %s: %v", timeout, err)
+	}
+	return &sdk.Error{Category: sdk.CategoryRetryable, Message: msg, Err: err}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date. Unparsable or past values are 0; longer waits than maxRetryAfter
+// are capped.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// bodyExcerpt returns the first bodyExcerptBytes of b as valid UTF-8,
+// without a rune cut in half.
+func bodyExcerpt(b []byte) string {
+	if len(b) > bodyExcerptBytes {
+		b = b[:bodyExcerptBytes]
+		for i := 0; i < utf8.UTFMax-1 && len(b) > 0; i++ {
+			if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size != 1 {
+				break
+			}
+			b = b[:len(b)-1]
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// TestConnection sends the test event and reports DNS, connection, TLS
+// and HTTP problems as located diagnostics.
+func (c *Connector) TestConnection(ctx context.Context, _ sdk.TestConnectionRequest, resp *sdk.TestConnectionResponse) {
+	if c.client == nil {
+		resp.Diagnostics.AddError(nil, "Not configured", "The callback target was not configured; fix its configuration errors first.")
+		return
+	}
+	ev := wire.NewTestEvent(testEventID(), c.now())
+	a, err := c.send(ctx, ev)
+	if err != nil {
+		diagnoseTransport(&resp.Diagnostics, c.cfg, err)
+		return
+	}
+	got := fmt.Sprintf("HTTP %d from %s in %s", a.status, c.cfg.url, a.elapsed.Round(time.Millisecond))
+	if ex := bodyExcerpt(a.body); ex != "" {
+		got += ": " + ex
+	}
+	switch s := a.status; {
+	case s >= 200 && s < 300:
+		resp.Detail = fmt.Sprintf("HTTP %d from %s in %s", a.status, c.cfg.url, a.elapsed.Round(time.Millisecond))
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		resp.Diagnostics.AddError(sdk.Path{tokenField}, "Token rejected",
+			fmt.Sprintf("The application refused the test event: %s. Set token to the token the application expects.", got))
+	case s == http.StatusNotFound || s == http.StatusMethodNotAllowed:
+		resp.Diagnostics.AddError(sdk.Path{urlField}, "Callback endpoint not found",
+			fmt.Sprintf("%s. Check the url's path: it must be the application's callback endpoint, which accepts POST.", got))
+	case s >= 300 && s < 400:
+		resp.Diagnostics.AddError(sdk.Path{urlField}, "Callback URL redirects",
+			fmt.Sprintf("%s, redirecting to %q. Set url to the final address: redirects are not followed.", got, a.header.Get("Location")))
+	case s == http.StatusTooManyRequests || s >= 500:
+		resp.Diagnostics.AddError(sdk.Path{urlField}, "Application unavailable",
+			fmt.Sprintf("%s. The application is reachable but failing or overloaded; events would be retried.", got))
+	default:
+		resp.Diagnostics.AddError(sdk.Path{urlField}, "Test event refused",
+			fmt.Sprintf("%s. The application must answer the test event (eventType \"test\") with 2xx.", got))
+	}
+}
+
+func testEventID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "test-" + hex.EncodeToString(b)
+}
+
+// diagnoseTransport turns a failed request into a precise diagnostic.
+func diagnoseTransport(diags *sdk.Diagnostics, cfg config, err error) {
+	var (
+		dnsErr    *net.DNSError
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		notTLS    tls.RecordHeaderError
+	)
+	p := sdk.Path{urlField}
+	switch {
+	case errors.As(err, &dnsErr):
+		diags.AddError(p, "Host not found",
+			fmt.Sprintf("The host %q could not be resolved: %v. Check the url's host name and this machine's DNS settings.", dnsErr.Name, dnsErr.Err))
+	case errors.As(err, &unknownCA):
+		diags.AddError(sdk.Path{caFileField}, "Untrusted certificate",
+			fmt.Sprintf("The certificate of %s is signed by an authority this machine does not trust (%v). Set ca_file to the PEM file of the CA that issued it, or add that CA to the system's trust store.", cfg.url, err))
+	case errors.As(err, &hostErr):
+		diags.AddError(p, "Certificate does not match the host",
+			fmt.Sprintf("%v. Use the host name the certificate was issued for in url.", hostErr))
+	case errors.As(err, &invalid):
+		diags.AddError(p, "Invalid certificate",
+			fmt.Sprintf("The certificate of %s is not valid: %v. The application's certificate must be renewed or fixed.", cfg.url, invalid))
+	case errors.As(err, &notTLS) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		diags.AddError(p, "Not a TLS server",
+			fmt.Sprintf("The server at %s did not answer in TLS (%v). If the application serves plain HTTP, the url must start with http://.", cfg.url, err))
+	case errors.Is(err, syscall.ECONNREFUSED):
+		diags.AddError(p, "Connection refused",
+			fmt.Sprintf("Nothing accepts connections at %s (%v). Check the url's host and port, and that the application is running.", cfg.url, err))
+	case isTimeout(err):
+		diags.AddError(p, "No answer",
+			fmt.Sprintf("%s did not answer within %s (%v). Check that the application is running and reachable from this machine (firewall, proxy), or raise timeout.", cfg.url, cfg.timeout, err))
+	default:
+		diags.AddError(p, "Connection failed", fmt.Sprintf("The test event could not be sent to %s: %v.", cfg.url, err))
+	}
+}

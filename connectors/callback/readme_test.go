@@ -1,0 +1,237 @@
+package callback_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/midstream-io/midstream/connectors/callback"
+	"github.com/midstream-io/midstream/sdk"
+	wire "github.com/midstream-io/midstream/sdk/callback"
+	"github.com/midstream-io/midstream/sdk/receiver"
+)
+
+var update = flag.Bool("update", false, "rewrite the generated sections of README.md")
+
+// TestREADME checks that the generated sections of README.md (the sample
+// configuration, the field table, the event examples and the example
+// exchange) match the code; `go test -run TestREADME -update` rewrites them.
+func TestREADME(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{
+		"example":  "```hcl\n" + callback.Example + "```\n",
+		"fields":   renderFields(callback.New().Schema()),
+		"events":   renderEvents(t),
+		"exchange": renderExchange(t),
+	}
+	got := string(readme)
+	for _, name := range []string{"example", "fields", "events", "exchange"} {
+		got = replaceSection(t, got, name, sections[name])
+	}
+	if got == string(readme) {
+		return
+	}
+	if *update {
+		if err := os.WriteFile("README.md", []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md is stale; run: go test ./connectors/callback -run TestREADME -update")
+}
+
+func replaceSection(t *testing.T, doc, name, content string) string {
+	t.Helper()
+	begin, end := "<!-- generated: "+name+" -->\n", "<!-- end: "+name+" -->"
+	i := strings.Index(doc, begin)
+	j := strings.Index(doc, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no section %q", name)
+	}
+	return doc[:i+len(begin)] + content + doc[j:]
+}
+
+func renderFields(s sdk.Schema) string {
+	var b strings.Builder
+	b.WriteString("| Field | Type | Default | Description |\n| --- | --- | --- | --- |\n")
+	for _, f := range s.Fields {
+		def := "none"
+		switch d := f.Default.(type) {
+		case nil:
+			if f.Required {
+				def = "required"
+			}
+		case string:
+			def = fmt.Sprintf("`%q`", d)
+		case time.Duration:
+			def = fmt.Sprintf("`%q`", d.String())
+		default:
+			def = fmt.Sprintf("`%v`", d)
+		}
+		desc := f.Description
+		if f.Sensitive {
+			desc += " Sensitive: masked wherever shown, never logged."
+		}
+		if f.Example != "" {
+			desc += fmt.Sprintf(" Example: `%s`.", f.Example)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Name, f.Type, def, strings.ReplaceAll(desc, "|", `\|`))
+	}
+	return b.String()
+}
+
+var exampleTime = time.Date(2026, 11, 3, 9, 12, 44, 512_000_000, time.UTC)
+
+// exampleOps are the README's event examples, one per event type.
+func exampleOps() []sdk.Operation {
+	rd := &sdk.Ref{HubID: "o_45c48cce", TargetID: "42"}
+	ops := &sdk.Ref{HubID: "o_6512bd43", TargetID: "43"}
+	root := &sdk.Ref{HubID: "o_c4ca4238", TargetID: "1"}
+	return []sdk.Operation{
+		{ID: "01JC7Q1V8X8Y4K2M3N5P6R7S8T", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u_8f14e45f", DisplayName: "李雷",
+			Attributes: sdk.Attributes{
+				"userName": sdk.String("lilei"), "email": sdk.String("lilei@example.com"), "mobile": sdk.String("13800000001"),
+				"employeeNumber": sdk.Int(10042), "hireDate": sdk.Time(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)),
+				"disabled": sdk.Bool(false), "roles": sdk.StringList("developer", "oncall"), "title": sdk.Null(),
+			},
+			Parent: rd, Orgs: []sdk.Ref{*rd, {HubID: "o_aab32389"}}},
+		{ID: "01JC7Q2B4C6D8E0F1G2H3J4K5M", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷",
+			Attributes: sdk.Attributes{"email": sdk.String("lei.li@example.com"), "mobile": sdk.Null()}, Parent: rd, Orgs: []sdk.Ref{*rd}},
+		{ID: "01JC7Q3N5P7R9S1T3V5W7X9Y1Z", Op: sdk.OpDisable, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷"},
+		{ID: "01JC7Q4A2B4C6D8E0F2G4H6J8K", Op: sdk.OpEnable, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷"},
+		{ID: "01JC7Q5M3N5P7Q9R1S3T5V7W9X", Op: sdk.OpMove, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷",
+			Parent: ops, Orgs: []sdk.Ref{*ops}},
+		{ID: "01JC7Q6Y4Z6A8B0C2D4E6F8G0H", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷"},
+		{ID: "01JC7Q7J5K7M9N1P3Q5R7S9T1V", Op: sdk.OpCreate, Kind: sdk.KindOrg, HubID: "o_45c48cce", DisplayName: "研发中心",
+			Attributes: sdk.Attributes{"code": sdk.String("RD"), "name": sdk.String("研发中心")}, Parent: root},
+		{ID: "01JC7Q8W6X8Y0Z2A4B6C8D0E2F", Op: sdk.OpUpdate, Kind: sdk.KindOrg, HubID: "o_45c48cce", TargetID: "42", DisplayName: "研发与平台中心",
+			Attributes: sdk.Attributes{"name": sdk.String("研发与平台中心")}, Parent: root},
+		{ID: "01JC7Q9G7H9J1K3M5N7P9Q1R3S", Op: sdk.OpDisable, Kind: sdk.KindOrg, HubID: "o_45c48cce", TargetID: "42", DisplayName: "研发与平台中心"},
+		{ID: "01JC7QAT8V0W2X4Y6Z8A0B2C4D", Op: sdk.OpEnable, Kind: sdk.KindOrg, HubID: "o_45c48cce", TargetID: "42", DisplayName: "研发与平台中心"},
+		{ID: "01JC7QBE9F1G3H5J7K9M1N3P5Q", Op: sdk.OpMove, Kind: sdk.KindOrg, HubID: "o_45c48cce", TargetID: "42", DisplayName: "研发与平台中心",
+			Parent: &sdk.Ref{HubID: "o_1679091c", TargetID: "7"}},
+		{ID: "01JC7QCR0S2T4V6W8X0Y2Z4A6B", Op: sdk.OpDelete, Kind: sdk.KindOrg, HubID: "o_45c48cce", TargetID: "42", DisplayName: "研发与平台中心"},
+	}
+}
+
+func renderEvents(t *testing.T) string {
+	t.Helper()
+	var evs []*wire.Event
+	for _, op := range exampleOps() {
+		ev, err := wire.NewEvent(op, exampleTime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	evs = append(evs, wire.NewTestEvent("test-5f1d3c2a9b7e4f60a1c2d3e4", exampleTime))
+	var b strings.Builder
+	for _, ev := range evs {
+		body, err := json.MarshalIndent(ev, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the README shows must be what a receiver accepts.
+		if _, err := wire.Unmarshal(body); err != nil {
+			t.Fatalf("%s: %v", ev.Type, err)
+		}
+		fmt.Fprintf(&b, "`%s`:\n\n```json\n%s\n```\n\n", ev.Type, body)
+	}
+	return b.String()
+}
+
+// recorder keeps the requests and answers that pass through it.
+type recorder struct {
+	h   http.Handler
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+var shownRequestHeaders = []string{"Authorization", "Content-Type", "Idempotency-Key", "User-Agent", "X-Midstream-Event", "X-Midstream-Hub-Id", "X-Midstream-Version"}
+
+func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rw := httptest.NewRecorder()
+	rec.h.ServeHTTP(rw, r)
+
+	var indented bytes.Buffer
+	_ = json.Indent(&indented, body, "", "  ")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	fmt.Fprintf(&rec.out, "```http\n%s %s HTTP/1.1\n", r.Method, r.URL.RequestURI())
+	for _, k := range shownRequestHeaders {
+		if v := r.Header.Get(k); v != "" {
+			fmt.Fprintf(&rec.out, "%s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintf(&rec.out, "\n%s\n```\n\n```http\nHTTP/1.1 %d %s\n", indented.String(), rw.Code, http.StatusText(rw.Code))
+	var keys []string
+	for k := range rw.Header() {
+		if k != "Content-Length" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&rec.out, "%s: %s\n", k, rw.Header().Get(k))
+	}
+	fmt.Fprintf(&rec.out, "\n%s```\n\n", rw.Body.String())
+	for k, v := range rw.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rw.Code)
+	_, _ = w.Write(rw.Body.Bytes())
+}
+
+var portRE = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+func renderExchange(t *testing.T) string {
+	t.Helper()
+	const tok = "7Kq2xV9mRt4Lw8Zp"
+	app := receiver.NewMemoryApp()
+	h, err := receiver.New(receiver.Options{Token: tok, App: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{h: h}
+	mux := http.NewServeMux()
+	mux.Handle("POST /midstream/callback", rec)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := configure(t, map[string]any{"url": srv.URL + "/midstream/callback", "token": tok})
+	callback.SetClock(c, func() time.Time { return exampleTime })
+
+	create := sdk.Operation{ID: "01JC7Q1V8X8Y4K2M3N5P6R7S8T", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u_8f14e45f", DisplayName: "李雷",
+		Attributes: sdk.Attributes{"userName": sdk.String("lilei"), "email": sdk.String("lilei@example.com")},
+		Parent:     &sdk.Ref{HubID: "o_45c48cce", TargetID: "42"}}
+	upd := sdk.Operation{ID: "01JC7Q2B4C6D8E0F1G2H3J4K5M", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u_8f14e45f", DisplayName: "李雷",
+		Attributes: sdk.Attributes{"email": sdk.String("lei.li@example.com")}}
+
+	var results strings.Builder
+	for i, op := range []*sdk.Operation{&create, &create, &upd} {
+		res, err := sdk.Apply(context.Background(), c, *op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&results, "%d. %s %s: Result{TargetID: %q, Outcome: %q, Status: %d}\n", i+1, op.Op, op.HubID, res.TargetID, res.Outcome, res.Status)
+		upd.TargetID = res.TargetID
+	}
+	out := rec.out.String() + "The results the host records:\n\n```text\n" + results.String() + "```\n"
+	return portRE.ReplaceAllString(out, "app.example.com")
+}
