@@ -128,7 +128,7 @@ func TestConfigure(t *testing.T) {
 		"http on localhost": {values: map[string]any{"url": "http://localhost:8080/hook", "token": token}},
 		"token from a file": {values: map[string]any{"url": "https://app.example.com/hook", "token": token + "\n"}},
 		"ca_file relative":  {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "ca_file": "ca.pem"}},
-		"all settings":      {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "timeout": "1m", "concurrency": 16}},
+		"all settings":      {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "timeout": "1m"}},
 		"http on another host": {
 			values: map[string]any{"url": "http://app.example.com/hook", "token": token},
 			want:   []diag{{sdk.SeverityWarning, "url", "Unencrypted callback URL"}},
@@ -173,14 +173,6 @@ func TestConfigure(t *testing.T) {
 			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "timeout": "6m"},
 			want:   []diag{{sdk.SeverityError, "timeout", "Invalid timeout"}},
 		},
-		"zero concurrency": {
-			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "concurrency": 0},
-			want:   []diag{{sdk.SeverityError, "concurrency", "Invalid concurrency"}},
-		},
-		"huge concurrency": {
-			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "concurrency": 1000},
-			want:   []diag{{sdk.SeverityError, "concurrency", "Invalid concurrency"}},
-		},
 		"missing ca_file": {
 			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "ca_file": "nope.pem"},
 			want:   []diag{{sdk.SeverityError, "ca_file", "Cannot read CA file"}},
@@ -190,12 +182,11 @@ func TestConfigure(t *testing.T) {
 			want:   []diag{{sdk.SeverityError, "ca_file", "No certificates in CA file"}},
 		},
 		"everything wrong at once": {
-			values: map[string]any{"url": "ftp://x", "token": "a b", "timeout": "0s", "concurrency": 0},
+			values: map[string]any{"url": "ftp://x", "token": "a b", "timeout": "0s"},
 			want: []diag{
 				{sdk.SeverityError, "url", "Invalid callback URL"},
 				{sdk.SeverityError, "token", "Invalid bearer token"},
 				{sdk.SeverityError, "timeout", "Invalid timeout"},
-				{sdk.SeverityError, "concurrency", "Invalid concurrency"},
 			},
 		},
 	}
@@ -623,7 +614,7 @@ func TestConcurrentApplies(t *testing.T) {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	c := configure(t, map[string]any{"url": srv.URL, "token": token, "concurrency": 3})
+	c := configure(t, map[string]any{"url": srv.URL, "token": token})
 
 	const n = 40
 	ids := make([]string, n)
@@ -640,8 +631,8 @@ func TestConcurrentApplies(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := most.Load(); got > 3 {
-		t.Errorf("%d requests in flight at once, concurrency is 3", got)
+	if got := most.Load(); got < 2 {
+		t.Errorf("at most %d request in flight at once: concurrent applies were serialized", got)
 	}
 	seen := map[string]bool{}
 	for i, id := range ids {

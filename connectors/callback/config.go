@@ -16,18 +16,15 @@ import (
 
 // The configuration attributes of a callback target block.
 const (
-	urlField         = "url"
-	tokenField       = "token"
-	timeoutField     = "timeout"
-	concurrencyField = "concurrency"
-	caFileField      = "ca_file"
+	urlField     = "url"
+	tokenField   = "token"
+	timeoutField = "timeout"
+	caFileField  = "ca_file"
 )
 
 const (
-	defaultTimeout     = 10 * time.Second
-	maxTimeout         = 5 * time.Minute
-	defaultConcurrency = 4
-	maxConcurrency     = 256
+	defaultTimeout = 10 * time.Second
+	maxTimeout     = 5 * time.Minute
 )
 
 func schema() sdk.Schema {
@@ -58,13 +55,6 @@ func schema() sdk.Schema {
 				"A request that takes longer fails as retryable and is retried with backoff; the application may then receive the event again, with the same event id.",
 		},
 		{
-			Name:    concurrencyField,
-			Type:    sdk.FieldInt,
-			Default: int64(defaultConcurrency),
-			Description: "How many requests may be in flight to the application at once, from 1 to 256. " +
-				"The hub never sends two events of the same object at once, whatever this value.",
-		},
-		{
 			Name: caFileField,
 			Type: sdk.FieldString,
 			Description: "A PEM file of CA certificates trusted for the application's TLS certificate, in addition to the system's, for an application behind a private CA. " +
@@ -76,26 +66,21 @@ func schema() sdk.Schema {
 
 // config is a validated configuration.
 type config struct {
-	url         string
-	token       string
-	timeout     time.Duration
-	concurrency int
-	roots       *x509.CertPool // nil: the system's
+	url     string
+	token   string
+	timeout time.Duration
+	roots   *x509.CertPool // nil: the system's
 }
 
 func parseConfig(req sdk.ConfigureRequest) (config, sdk.Diagnostics) {
 	var diags sdk.Diagnostics
 	c := req.Config
 	cfg := config{
-		token:       strings.TrimSpace(c.String(tokenField)),
-		timeout:     c.Duration(timeoutField),
-		concurrency: int(c.Int(concurrencyField)),
+		token:   strings.TrimSpace(c.String(tokenField)),
+		timeout: c.Duration(timeoutField),
 	}
 	if !c.Has(timeoutField) {
 		cfg.timeout = defaultTimeout
-	}
-	if !c.Has(concurrencyField) {
-		cfg.concurrency = defaultConcurrency
 	}
 
 	cfg.url = c.String(urlField)
@@ -118,10 +103,6 @@ func parseConfig(req sdk.ConfigureRequest) (config, sdk.Diagnostics) {
 	if cfg.timeout <= 0 || cfg.timeout > maxTimeout {
 		diags.AddError(sdk.Path{timeoutField}, "Invalid timeout",
 			fmt.Sprintf("The timeout must be more than 0 and at most %s, not %s.", maxTimeout, cfg.timeout))
-	}
-	if cfg.concurrency < 1 || cfg.concurrency > maxConcurrency {
-		diags.AddError(sdk.Path{concurrencyField}, "Invalid concurrency",
-			fmt.Sprintf("The concurrency must be from 1 to %d, not %d.", maxConcurrency, cfg.concurrency))
 	}
 
 	if f := c.String(caFileField); f != "" {

@@ -53,7 +53,6 @@ type Connector struct {
 	cfg    config
 	enc    wire.Encoder
 	client *http.Client
-	sem    chan struct{}
 	now    func() time.Time
 }
 
@@ -90,10 +89,11 @@ func (c *Connector) Configure(_ context.Context, req sdk.ConfigureRequest, resp 
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.roots}
-	tr.MaxIdleConnsPerHost = cfg.concurrency
+	// The host runs at most the target's concurrency (at most 256) of
+	// applies at once; keep that many connections warm.
+	tr.MaxIdleConnsPerHost = 256
 	c.cfg = cfg
 	c.enc = wire.Encoder{URL: cfg.url, Token: cfg.token}
-	c.sem = make(chan struct{}, cfg.concurrency)
 	c.client = &http.Client{
 		Transport: tr,
 		Timeout:   cfg.timeout,
@@ -140,14 +140,9 @@ type answer struct {
 	elapsed time.Duration
 }
 
-// send posts ev and reads the answer, waiting for a free slot first.
+// send posts ev and reads the answer. How many sends run at once is the
+// host's to decide (the target's concurrency, enforced by the SDK).
 func (c *Connector) send(ctx context.Context, ev *wire.Event) (*answer, error) {
-	select {
-	case c.sem <- struct{}{}:
-		defer func() { <-c.sem }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	req, err := c.enc.NewRequest(ctx, ev)
 	if err != nil {
 		return nil, err

@@ -10,9 +10,6 @@ token = env("APP_TOKEN")
 ## included (at most 5m). A request that times out is retried.
 # timeout = "10s"
 
-## How many requests may be in flight at once (1 to 256).
-# concurrency = 4
-
 ## A PEM file of extra CA certificates for an application behind a
 ## private CA, relative to the pipeline file.
 # ca_file = "certs/app-ca.pem"
