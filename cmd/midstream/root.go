@@ -8,8 +8,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// globals are the flags every command shares.
+type globals struct {
+	db       string
+	logLevel string
+}
+
 func newRootCmd() *cobra.Command {
-	var logLevel string
+	g := &globals{}
 	root := &cobra.Command{
 		Use:           "midstream",
 		Short:         "Keep people and organizations in sync, from the systems that own them to every application",
@@ -18,14 +24,15 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
 			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
 			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
 			return nil
 		},
 	}
-	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	root.AddCommand(newPluginsCmd())
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.db, "db", "midstream.db", "the store: a SQLite file, created if missing")
+	root.AddCommand(newPluginsCmd(), newValidateCmd(), newSyncCmd(g), newRunCmd(g), newEventsCmd(g))
 	return root
 }

@@ -1,0 +1,2 @@
+// The e-mail address, lowercased.
+record.email.toLowerCase()

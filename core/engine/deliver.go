@@ -1,0 +1,419 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"sort"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/midstream-io/midstream/core/config"
+	"github.com/midstream-io/midstream/core/store"
+	"github.com/midstream-io/midstream/mapping"
+	"github.com/midstream-io/midstream/sdk"
+)
+
+// TargetReport is what one delivery run of a target did.
+type TargetReport struct {
+	Name     string
+	RunID    int64
+	Consumed int
+	// Counts are the statuses of the events this run finished, plus
+	// QUEUING for those left waiting for a retry.
+	Counts   map[store.Status]int
+	Duration time.Duration
+	// Left is how many events remain unfinished (retries not yet due).
+	Left int
+	Err  error
+}
+
+// consumeBatch is how many changes one transaction turns into events.
+const consumeBatch = 5000
+
+// Deliver consumes the change log into target t's events and runs every
+// runnable event, retrying transient failures while they fall due within
+// o.RetryWait.
+func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *TargetReport {
+	defer e.lock("target:" + t.Name)()
+	start := time.Now()
+	rep := &TargetReport{Name: t.Name, Counts: map[store.Status]int{}}
+	defer func() { rep.Duration = time.Since(start) }()
+	var err error
+	if rep.RunID, err = e.st.StartRun(ctx, "target", t.Name, "incremental"); err != nil {
+		rep.Err = err
+		return rep
+	}
+	defer func() {
+		outcome, msg := "success", ""
+		if rep.Err != nil {
+			outcome, msg = "failure", rep.Err.Error()
+		} else if rep.Counts[store.Failure] > 0 {
+			outcome = "failure"
+		}
+		counts := map[string]int{"consumed": rep.Consumed, "left": rep.Left}
+		for st, n := range rep.Counts {
+			counts[string(st)] = n
+		}
+		_ = e.st.FinishRun(context.WithoutCancel(ctx), rep.RunID, outcome, counts, msg)
+	}()
+	sources := t.SourceNames(e.p)
+	for {
+		n, err := e.st.Consume(ctx, t.Name, sources, rep.RunID, consumeBatch)
+		if err != nil {
+			rep.Err = err
+			return rep
+		}
+		rep.Consumed += n
+		if n < consumeBatch {
+			break
+		}
+	}
+	conn, err := e.targetConnector(ctx, t)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	tgt, ok := conn.(sdk.Target)
+	if !ok {
+		rep.Err = fmt.Errorf("target %s: connector %s is not a target", t.Name, t.Connector)
+		return rep
+	}
+	ex := &executor{e: e, t: t, conn: tgt, rep: rep, retryWait: o.RetryWait}
+	if ex.retryWait == 0 {
+		ex.retryWait = time.Minute
+	}
+	if t.RateLimit > 0 {
+		ex.limiter = rate.NewLimiter(rate.Limit(t.RateLimit), max(1, int(t.RateLimit)))
+	}
+	rep.Err = ex.run(ctx)
+	counts, err := e.st.StatusCounts(context.WithoutCancel(ctx), t.Name)
+	if err == nil {
+		rep.Left = counts[store.Queuing] + counts[store.Pending] + counts[store.Waiting] + counts[store.Running]
+	}
+	return rep
+}
+
+type executor struct {
+	e         *Engine
+	t         *config.Target
+	conn      sdk.Target
+	rep       *TargetReport
+	limiter   *rate.Limiter
+	retryWait time.Duration
+}
+
+// run claims ready events, runs them at the target's concurrency and
+// records their results in batches, until nothing is runnable and no retry
+// falls due within the retry wait.
+func (x *executor) run(ctx context.Context) error {
+	conc := x.t.Concurrency
+	results := make(chan store.Result, conc*4)
+	busy := map[string]bool{}
+	inflight := 0
+	deadline := time.Now().Add(x.retryWait)
+	var pending []store.Result
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := x.e.st.Finish(context.WithoutCancel(ctx), pending)
+		for _, r := range pending {
+			x.rep.Counts[r.Status]++
+			delete(busy, r.HubID)
+		}
+		pending = pending[:0]
+		if x.e.opts.Progress != nil {
+			done := 0
+			for st, n := range x.rep.Counts {
+				if st.Finished() {
+					done += n
+				}
+			}
+			x.e.opts.Progress(Progress{Stage: "deliver", Name: x.t.Name, Done: done, Total: x.rep.Consumed})
+		}
+		return err
+	}
+	collect := func(block bool) error {
+		if block && inflight > 0 {
+			pending = append(pending, <-results)
+			inflight--
+		}
+		for {
+			select {
+			case r := <-results:
+				pending = append(pending, r)
+				inflight--
+				continue
+			default:
+			}
+			break
+		}
+		return flush()
+	}
+	for {
+		if ctx.Err() == nil && inflight < conc*2 {
+			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, conc*2-inflight, busy)
+			if err != nil && ctx.Err() == nil {
+				return err
+			}
+			if len(claimed) > 0 {
+				if err := x.dispatch(ctx, claimed, results, busy, &pending); err != nil {
+					return err
+				}
+				inflight += countDispatched(claimed, pending)
+				if err := collect(false); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if inflight > 0 {
+			if err := collect(true); err != nil {
+				return err
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Nothing runnable now: wait for a retry that falls due in time.
+		next, ok, err := x.e.st.NextRetry(ctx, x.t.Name)
+		if err != nil {
+			return err
+		}
+		if !ok || next.After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(next) + 5*time.Millisecond):
+		}
+	}
+}
+
+// countDispatched counts the claimed events not already decided (those
+// are in pending).
+func countDispatched(claimed []*store.Claimed, pending []store.Result) int {
+	decided := map[int64]bool{}
+	for _, r := range pending {
+		decided[r.EventID] = true
+	}
+	n := 0
+	for _, c := range claimed {
+		if !decided[c.Event.ID] {
+			n++
+		}
+	}
+	return n
+}
+
+// dispatch plans each claimed event and starts the calls. Events decided
+// without a call (SKIPPED, a mapping failure) go straight to pending.
+func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, results chan<- store.Result, busy map[string]bool, pending *[]store.Result) error {
+	type call struct {
+		c   *store.Claimed
+		op  sdk.Operation
+		res store.Result
+		syn sdk.Attributes
+	}
+	var calls []call
+	var creates []string
+	for _, c := range claimed {
+		busy[c.Event.HubID] = true
+		op, res, synced, ok := x.plan(ctx, c)
+		if !ok {
+			*pending = append(*pending, res)
+			continue
+		}
+		if op.Op == sdk.OpCreate {
+			creates = append(creates, c.Event.HubID)
+		}
+		calls = append(calls, call{c, op, res, synced})
+	}
+	if err := x.e.st.MarkCreateSent(ctx, x.t.Name, creates); err != nil {
+		return err
+	}
+	for _, cl := range calls {
+		go func() {
+			if x.limiter != nil {
+				if err := x.limiter.Wait(ctx); err != nil {
+					results <- x.failed(cl.c, cl.res, err)
+					return
+				}
+			}
+			callCtx := context.WithoutCancel(ctx)
+			r, err := x.conn.Apply(callCtx, cl.op)
+			if err != nil {
+				results <- x.failed(cl.c, cl.res, err)
+				return
+			}
+			res := cl.res
+			res.Status = store.Success
+			res.Outcome = string(r.Outcome)
+			res.TargetID = r.TargetID
+			res.RespID = r.TargetID
+			res.RespStatus = r.Status
+			res.Excerpt = r.BodyExcerpt
+			res.Synced = cl.syn
+			if r.Outcome == sdk.OutcomeMatchedStale {
+				res.Synced, res.MergeSync = nil, false
+			}
+			results <- res
+		}()
+	}
+	return nil
+}
+
+// failed classifies a failed call: retried with backoff while attempts
+// remain and the error is transient, else FAILURE.
+func (x *executor) failed(c *store.Claimed, res store.Result, err error) store.Result {
+	se := sdk.AsError(err)
+	res.ErrCategory, res.ErrCode = string(se.Category), se.Code
+	res.ErrMessage = se.Error()
+	res.RespStatus, res.Excerpt = se.HTTPStatus, se.BodyExcerpt
+	if se.Category.Retryable() && c.Event.Attempts < x.t.MaxAttempts {
+		res.Status = store.Queuing
+		res.RetryAt = time.Now().Add(backoff(c.Event.Attempts, se.RetryAfter))
+		return res
+	}
+	res.Status = store.Failure
+	return res
+}
+
+// backoff is the wait before attempt n+1: exponential from 1s, capped at
+// 5 minutes, with ±20% jitter, and never less than the application's
+// Retry-After.
+func backoff(attempts int, retryAfter time.Duration) time.Duration {
+	d := time.Second << min(attempts-1, 9)
+	d = min(d, 5*time.Minute)
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return max(d, retryAfter)
+}
+
+// plan decides what running event c means now (SPEC §3: payloads are
+// computed when an event runs). ok is false when no call is needed, and
+// res then says why.
+func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation, res store.Result, synced sdk.Attributes, ok bool) {
+	ev, obj := c.Event, c.Object
+	res = store.Result{EventID: ev.ID, Target: x.t.Name, HubID: ev.HubID, Op: ev.Op}
+	op = sdk.Operation{
+		ID: eventKey(ev.ID), Kind: ev.Kind, HubID: ev.HubID, TargetID: c.Link.TargetID,
+		DisplayName: obj.DisplayName, Parent: c.Parent, Orgs: c.Orgs,
+	}
+	skip := func(reason string) (sdk.Operation, store.Result, sdk.Attributes, bool) {
+		res.Status, res.Reason = store.Skipped, reason
+		return op, res, nil, false
+	}
+	linked := c.Link.TargetID != ""
+	switch {
+	case ev.Op == "delete":
+		if !linked && !c.Link.CreateSent {
+			return skip("never created")
+		}
+		op.Op = sdk.OpDelete
+		res.Unlink = true
+	case obj.State == sdk.StateDeleted:
+		return skip("the object was deleted since")
+	case ev.Op == "disable" || ev.Op == "enable":
+		if !linked && !c.Link.CreateSent {
+			return skip("never created")
+		}
+		op.Op = sdk.Op(ev.Op)
+	default:
+		mapped, err := x.outbound(ctx, obj)
+		if err != nil {
+			res.Status = store.Failure
+			res.ErrCategory = string(sdk.CategoryPermanent)
+			res.ErrMessage = err.Error()
+			return op, res, nil, false
+		}
+		switch {
+		case !linked:
+			op.Op = sdk.OpCreate
+			op.Attributes = mapped
+			synced = mapped
+		case ev.Op == "move":
+			op.Op = sdk.OpMove
+		case ev.Op == "create" || c.Link.Synced == nil:
+			op.Op = sdk.OpUpdate
+			op.Attributes = mapped
+			synced = mapped
+		default:
+			changed := sdk.Attributes{}
+			for _, name := range store.ChangedNames(c.Link.Synced, mapped) {
+				if v, ok := mapped[name]; ok {
+					changed[name] = v
+				} else {
+					changed[name] = sdk.Null()
+				}
+			}
+			if len(changed) == 0 {
+				return skip("no mapped attribute changed")
+			}
+			op.Op = sdk.OpUpdate
+			op.Attributes = changed
+			synced = changed
+			res.MergeSync = true
+		}
+	}
+	res.Op = string(op.Op)
+	res.Request = requestJSON(op)
+	return op, res, synced, true
+}
+
+// outbound maps a hub object to the target's attributes; a kind without a
+// mapping sends the hub attributes as they are.
+func (x *executor) outbound(ctx context.Context, o *store.StoredObject) (sdk.Attributes, error) {
+	m := x.t.Mappings[o.Kind]
+	if m == nil {
+		return o.Attributes, nil
+	}
+	return m.Apply(ctx, mapping.Input{Kind: o.Kind, ID: o.HubID, State: o.State, Attributes: o.Attributes, Target: x.t.Name, Now: time.Now()})
+}
+
+// eventKey is an event's idempotency key, the same on every attempt.
+func eventKey(id int64) string {
+	b, _ := json.Marshal(id)
+	return "evt-" + string(b)
+}
+
+// sensitiveName matches attribute names whose values are never shown:
+// until target attribute definitions declare sensitivity, names tell.
+var sensitiveName = regexp.MustCompile(`(?i)pass(word)?|secret|token|credential|private`)
+
+// requestJSON renders what is sent for the event record, sensitive values
+// masked.
+func requestJSON(op sdk.Operation) string {
+	type ref struct {
+		HubID    string `json:"hubId"`
+		TargetID string `json:"targetId,omitempty"`
+	}
+	out := struct {
+		Op         string         `json:"op"`
+		TargetID   string         `json:"targetId,omitempty"`
+		Parent     *ref           `json:"parent,omitempty"`
+		Attributes map[string]any `json:"attributes,omitempty"`
+	}{Op: string(op.Op), TargetID: op.TargetID}
+	if op.Parent != nil {
+		out.Parent = &ref{op.Parent.HubID, op.Parent.TargetID}
+	}
+	if len(op.Attributes) > 0 {
+		out.Attributes = map[string]any{}
+		names := op.Attributes.Names()
+		sort.Strings(names)
+		for _, k := range names {
+			if sensitiveName.MatchString(k) {
+				out.Attributes[k] = "******"
+				continue
+			}
+			out.Attributes[k] = op.Attributes[k].Any()
+		}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}

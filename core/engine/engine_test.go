@@ -1,0 +1,453 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/midstream-io/midstream/core/config"
+	"github.com/midstream-io/midstream/core/engine"
+	"github.com/midstream-io/midstream/core/store"
+	"github.com/midstream-io/midstream/plugins"
+	"github.com/midstream-io/midstream/sdk"
+	"github.com/midstream-io/midstream/sdk/plugin"
+	"github.com/midstream-io/midstream/sdk/receiver"
+)
+
+func TestMain(m *testing.M) { plugin.TestMain(m, plugins.Constructors()) }
+
+// hr is an HR export under construction: rows by employee id.
+type hr struct {
+	rows map[string][]string // id → name, dept, state, title, manager
+}
+
+const header = "工号,姓名,部门,状态,职位,上级\n"
+
+func (h *hr) csv() string {
+	ids := make([]string, 0, len(h.rows))
+	for id := range h.rows {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var b strings.Builder
+	b.WriteString(header)
+	for _, id := range ids {
+		r := h.rows[id]
+		fmt.Fprintf(&b, "%s,%s\n", id, strings.Join(r, ","))
+	}
+	return b.String()
+}
+
+func newHR(n int) *hr {
+	h := &hr{rows: map[string][]string{}}
+	depts := []string{"星河集团", "星河集团/研发中心", "星河集团/研发中心/平台部", "星河集团/研发中心/平台部/存储组", "星河集团/销售部", "星河集团/销售部/华东区"}
+	for i := range n {
+		id := fmt.Sprintf("E%05d", i)
+		mgr := ""
+		if i > 0 {
+			mgr = fmt.Sprintf("E%05d", (i-1)/5)
+		}
+		h.rows[id] = []string{fmt.Sprintf("员工%d", i), depts[i%len(depts)], "在职", "工程师", mgr}
+	}
+	return h
+}
+
+type env struct {
+	t    *testing.T
+	dir  string
+	app  *receiver.MemoryApp
+	url  string
+	st   *store.Store
+	db   string
+	hr   *hr
+	opts string // extra source settings
+}
+
+func newEnv(t *testing.T, h *hr) *env {
+	t.Helper()
+	app := receiver.NewMemoryApp()
+	hd, err := receiver.New(receiver.Options{Token: "t0ken", App: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hd)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, dir: t.TempDir(), app: app, url: srv.URL, hr: h}
+	e.db = filepath.Join(e.dir, "midstream.db")
+	return e
+}
+
+func (e *env) write() {
+	e.t.Helper()
+	pipeline := fmt.Sprintf(`
+source "csv" "hr" {
+  path              = "hr.csv"
+  id_column         = "工号"
+  department_column = "部门"
+  state_column      = "状态"
+  manager_column    = "上级"
+  columns = { "姓名" = "name", "职位" = "title" }
+  %s
+}
+
+target "callback" "app" {
+  url         = %q
+  token       = "t0ken"
+  concurrency = 8
+  max_attempts = 3
+  mapping "user" {
+    attribute "displayName" { from = "name" }
+    attribute "title"       { from = "title" }
+    attribute "userName"    { script = "object.id.slice(2, 10) + '.' + record.name" }
+  }
+}
+`, e.opts, e.url+"/")
+	if err := os.WriteFile(filepath.Join(e.dir, "pipeline.hcl"), []byte(pipeline), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "hr.csv"), []byte(e.hr.csv()), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// sync runs one pass with a fresh engine, as `midstream sync` does.
+func (e *env) sync(o engine.SyncOptions) *engine.Report {
+	e.t.Helper()
+	e.write()
+	p, diags := config.Load(context.Background(), e.dir, config.DefaultResolver())
+	if diags.HasErrors() {
+		e.t.Fatal(diags.Error())
+	}
+	st, err := store.Open(e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	eng := engine.New(p, st, engine.Options{})
+	if err := eng.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	defer eng.Close()
+	if o.RetryWait == 0 {
+		o.RetryWait = 10 * time.Second
+	}
+	return eng.Sync(context.Background(), o)
+}
+
+func mustSucceed(t *testing.T, rep *engine.Report) {
+	t.Helper()
+	for _, s := range rep.Sources {
+		if s.Err != nil {
+			t.Fatalf("source %s: %v", s.Name, s.Err)
+		}
+	}
+	for _, tr := range rep.Targets {
+		if tr.Err != nil || tr.Counts[store.Failure] > 0 || tr.Left > 0 {
+			t.Fatalf("target %s: %v, counts %v, left %d", tr.Name, tr.Err, tr.Counts, tr.Left)
+		}
+	}
+}
+
+// held is the application's state in comparable form: users by name with
+// department path, state and title; departments by path.
+func (e *env) held() []string {
+	objs := e.app.Objects()
+	byID := map[string]receiver.MemoryObject{}
+	for _, o := range objs {
+		byID[o.ID] = o
+	}
+	var path func(id string) string
+	path = func(id string) string {
+		o, ok := byID[id]
+		if !ok {
+			return "?" + id
+		}
+		name := o.Attributes.String("name")
+		if o.Parent == nil || o.Parent.TargetID == "" {
+			return name
+		}
+		return path(o.Parent.TargetID) + "/" + name
+	}
+	var out []string
+	for _, o := range objs {
+		switch o.Kind {
+		case sdk.KindOrg:
+			out = append(out, "org "+path(o.ID))
+		case sdk.KindUser:
+			state := "active"
+			if o.Disabled {
+				state = "disabled"
+			}
+			dept := ""
+			if o.Parent != nil {
+				dept = path(o.Parent.TargetID)
+			}
+			out = append(out, fmt.Sprintf("user %s %s %s %s", o.Attributes.String("displayName"), dept, state, o.Attributes.String("title")))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// want is what the application should hold for the export.
+func (h *hr) want() []string {
+	var out []string
+	depts := map[string]bool{}
+	for _, r := range h.rows {
+		state := map[string]string{"在职": "active", "停用": "disabled", "离职": "deleted"}[r[2]]
+		if state == "deleted" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("user %s %s %s %s", r[0], r[1], state, r[3]))
+	}
+	for _, r := range h.rows {
+		parts := strings.Split(r[1], "/")
+		for i := range parts {
+			depts[strings.Join(parts[:i+1], "/")] = true
+		}
+	}
+	for d := range depts {
+		out = append(out, "org "+d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *env) check() {
+	e.t.Helper()
+	if diff := cmp.Diff(e.hr.want(), e.held()); diff != "" {
+		e.t.Fatalf("application state (-want +got):\n%s", diff)
+	}
+	seen := map[string]string{}
+	for _, o := range e.app.Objects() {
+		if prev, ok := seen[o.HubID]; ok {
+			e.t.Fatalf("hub object %s is held twice, as %s and %s", o.HubID, prev, o.ID)
+		}
+		seen[o.HubID] = o.ID
+	}
+}
+
+func TestFullSyncDeliversTheExport(t *testing.T) {
+	h := newHR(60)
+	h.rows["E00007"][2] = "停用"
+	h.rows["E00008"][2] = "离职"
+	e := newEnv(t, h)
+	rep := e.sync(engine.SyncOptions{})
+	mustSucceed(t, rep)
+	e.check()
+	if got := rep.Sources[0].Counts.Created; got != 59+6 {
+		t.Errorf("created %d objects, want 65 (59 users, 6 departments)", got)
+	}
+
+	// A second pass with nothing changed sends nothing.
+	before := len(e.app.Events())
+	rep = e.sync(engine.SyncOptions{})
+	mustSucceed(t, rep)
+	if n := len(e.app.Events()) - before; n != 0 {
+		t.Errorf("an unchanged export sent %d requests", n)
+	}
+}
+
+func TestChangesReachTheApplication(t *testing.T) {
+	h := newHR(60)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+
+	h.rows["E00001"][3] = "架构师"              // update
+	h.rows["E00002"][1] = "星河集团/销售部/华东区/上海组" // move into a new department
+	h.rows["E00003"][2] = "停用"               // disable
+	h.rows["E00004"][2] = "离职"               // leave
+	h.rows["E09999"] = []string{"新人", "星河集团/研发中心", "在职", "实习生", "E00000"}
+	rep := e.sync(engine.SyncOptions{})
+	mustSucceed(t, rep)
+	e.check()
+	c := rep.Sources[0].Counts
+	if c.Updated != 1 || c.Moved != 1 || c.Disabled != 1 || c.Deleted != 1 || c.Created != 2 {
+		t.Errorf("counts %+v, want 1 update, 1 move, 1 disable, 1 delete, 2 creates (a user and a department)", c)
+	}
+
+	// Re-enabled and back from leave.
+	h.rows["E00003"][2] = "在职"
+	h.rows["E00004"][2] = "在职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}
+
+func TestMassDeletionGuard(t *testing.T) {
+	for name, change := range map[string]func(h *hr){
+		"30% dropped from the export": func(h *hr) {
+			for i := range 30 {
+				delete(h.rows, fmt.Sprintf("E%05d", 70+i))
+			}
+		},
+		"30% marked 离职": func(h *hr) {
+			for i := range 30 {
+				h.rows[fmt.Sprintf("E%05d", 70+i)][2] = "离职"
+			}
+		},
+		"30% marked 停用": func(h *hr) {
+			for i := range 30 {
+				h.rows[fmt.Sprintf("E%05d", 70+i)][2] = "停用"
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHR(100)
+			e := newEnv(t, h)
+			mustSucceed(t, e.sync(engine.SyncOptions{}))
+			before := e.held()
+			change(h)
+			h.rows["E00001"][3] = "架构师" // an update in the same run still goes through
+			rep := e.sync(engine.SyncOptions{})
+			var ge *engine.GuardError
+			if !errors.As(rep.Sources[0].Err, &ge) {
+				t.Fatalf("source error %v, want the mass-deletion guard", rep.Sources[0].Err)
+			}
+			if ge.Losses != 30 || len(rep.Sources[0].Blocked) != 30 {
+				t.Errorf("guard reports %d losses, lists %d; want 30", ge.Losses, len(rep.Sources[0].Blocked))
+			}
+			got := e.held()
+			for i, line := range before {
+				if strings.Contains(line, "E00001") || strings.HasPrefix(line, "user 员工1 ") {
+					before[i] = strings.Replace(line, "工程师", "架构师", 1)
+				}
+			}
+			if diff := cmp.Diff(before, got); diff != "" {
+				t.Errorf("the application changed beyond the update (-before +after):\n%s", diff)
+			}
+			// Once explicitly allowed, the losses are applied.
+			mustSucceed(t, e.sync(engine.SyncOptions{AllowDeletes: true}))
+			e.check()
+		})
+	}
+}
+
+func TestEmptyAndTruncatedExportsChangeNothing(t *testing.T) {
+	h := newHR(30)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	before := e.held()
+	for name, content := range map[string]string{
+		"empty":            "",
+		"header only":      header,
+		"truncated midrow": header + "E00000,员工0,星河集团,在职,工程师,\nE00001,员工1,星河",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.write()
+			if err := os.WriteFile(filepath.Join(e.dir, "hr.csv"), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p, diags := config.Load(context.Background(), e.dir, config.DefaultResolver())
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			st, err := store.Open(e.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			eng := engine.New(p, st, engine.Options{})
+			if err := eng.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			rep := eng.Sync(context.Background(), engine.SyncOptions{AllowDeletes: true})
+			if rep.Sources[0].Err == nil {
+				t.Fatal("a bad export was read without error")
+			}
+			if diff := cmp.Diff(before, e.held()); diff != "" {
+				t.Errorf("a bad export changed the application (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTransientFailuresAreRetried(t *testing.T) {
+	h := newHR(20)
+	e := newEnv(t, h)
+	e.app.FailNext(receiver.RetryLater(0, "busy"), receiver.RetryLater(0, "busy"))
+	rep := e.sync(engine.SyncOptions{})
+	mustSucceed(t, rep)
+	e.check()
+}
+
+func TestPermanentFailureIsRecorded(t *testing.T) {
+	h := newHR(20)
+	e := newEnv(t, h)
+	e.app.FailNext(receiver.Reject("E1001", "department name too long"))
+	rep := e.sync(engine.SyncOptions{})
+	if rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v, want one FAILURE", rep.Targets[0].Counts)
+	}
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.Events(context.Background(), store.Filter{Statuses: []store.Status{store.Failure, store.Waiting}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed *store.Event
+	waiting := 0
+	for _, ev := range evs {
+		if ev.Status == store.Failure {
+			failed = ev
+		} else {
+			waiting++
+		}
+	}
+	if failed == nil || failed.ErrorCategory != "permanent" || failed.ResponseStatus != 422 || !strings.Contains(failed.ErrorMessage, "department name too long") {
+		t.Fatalf("failed event %+v, want a permanent 422 naming the cause", failed)
+	}
+	// The first event is the root department: everything below it waits.
+	if failed.Kind != sdk.KindOrg || waiting == 0 {
+		t.Errorf("failed %s event, %d waiting; want the root org failed and its subtree WAITING", failed.Kind, waiting)
+	}
+}
+
+func TestPluginCrashLosesNothing(t *testing.T) {
+	h := newHR(400)
+	e := newEnv(t, h)
+	killed := false
+	e.app.FailNext() // no failures; the kill does the damage
+	e.write()
+	p, diags := config.Load(context.Background(), e.dir, config.DefaultResolver())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var eng *engine.Engine
+	eng = engine.New(p, st, engine.Options{Progress: func(pr engine.Progress) {
+		if pr.Stage == "deliver" && pr.Done >= 50 && !killed {
+			killed = true
+			if pid := eng.PluginPid("target", "app"); pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}})
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	rep := eng.Sync(context.Background(), engine.SyncOptions{RetryWait: 20 * time.Second})
+	if !killed {
+		t.Fatal("the plugin was never killed")
+	}
+	mustSucceed(t, rep)
+	e.check()
+}

@@ -1,0 +1,663 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/midstream-io/midstream/sdk"
+)
+
+// Status is a sync event's status (SPEC §4).
+type Status string
+
+// The eight statuses.
+const (
+	Pending Status = "PENDING"
+	Queuing Status = "QUEUING"
+	Running Status = "RUNNING"
+	Success Status = "SUCCESS"
+	Failure Status = "FAILURE"
+	Ignored Status = "IGNORED"
+	Skipped Status = "SKIPPED"
+	Waiting Status = "WAITING"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{Pending, Queuing, Running, Success, Failure, Ignored, Skipped, Waiting}
+
+// Finished reports whether an event in status st has ended.
+func (st Status) Finished() bool {
+	return st == Success || st == Failure || st == Ignored || st == Skipped
+}
+
+const unfinished = `('PENDING', 'QUEUING', 'RUNNING', 'WAITING')`
+
+// Event is a sync event.
+type Event struct {
+	ID              int64
+	Target          string
+	HubID           string
+	Kind            sdk.Kind
+	DisplayName     string
+	Op              string
+	Trigger         string
+	Status          Status
+	Changed         []string
+	Seqs            []int64
+	Attempts        int
+	NextAttemptAt   time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	StartedAt       time.Time
+	FinishedAt      time.Time
+	Request         string
+	ResponseStatus  int
+	ResponseID      string
+	ResponseExcerpt string
+	Outcome         string
+	ErrorCategory   string
+	ErrorCode       string
+	ErrorMessage    string
+	Reason          string
+	RunID           int64
+	WaitsOn         int64
+}
+
+const eventColumns = `id, target, hub_id, kind, display_name, op, trigger, status, changed, seqs, attempts, next_attempt_at,
+	created_at, updated_at, COALESCE(started_at, 0), COALESCE(finished_at, 0), request, response_status, response_id,
+	response_excerpt, outcome, error_category, error_code, error_message, reason, run_id, waits_on`
+
+type scanner interface{ Scan(...any) error }
+
+func scanEvent(row scanner) (*Event, error) {
+	var e Event
+	var kind, status, changed, seqs string
+	var next, created, updated, started, finished int64
+	err := row.Scan(&e.ID, &e.Target, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &status, &changed, &seqs,
+		&e.Attempts, &next, &created, &updated, &started, &finished, &e.Request, &e.ResponseStatus, &e.ResponseID,
+		&e.ResponseExcerpt, &e.Outcome, &e.ErrorCategory, &e.ErrorCode, &e.ErrorMessage, &e.Reason, &e.RunID, &e.WaitsOn)
+	if err != nil {
+		return nil, err
+	}
+	e.Kind, e.Status = sdk.Kind(kind), Status(status)
+	_ = json.Unmarshal([]byte(changed), &e.Changed)
+	_ = json.Unmarshal([]byte(seqs), &e.Seqs)
+	e.NextAttemptAt, e.CreatedAt, e.UpdatedAt = msTime(next), msTime(created), msTime(updated)
+	e.StartedAt, e.FinishedAt = msTime(started), msTime(finished)
+	return &e, nil
+}
+
+func msTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// Consume records the changes after target's position as sync events, up
+// to limit changes, and advances the position in the same transaction. Only
+// changes of the named sources are in scope (all, when sources is nil); the
+// others are passed over. It returns how many changes it read.
+//
+// An event waits its turn behind an unfinished event of the same object
+// (PENDING); an update arriving while an older update of the same object
+// has not started replaces it (the older becomes IGNORED) and carries the
+// union of both sets of changed attributes.
+func (s *Store) Consume(ctx context.Context, target string, sources []string, runID int64, limit int) (int, error) {
+	var n int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		var pos int64
+		err := tx.QueryRow(`SELECT seq FROM target_positions WHERE target = ?`, target).Scan(&pos)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rows, err := tx.Query(`SELECT c.seq, c.source, c.hub_id, c.kind, c.op, c.changed, COALESCE(o.display_name, '')
+			FROM changes c LEFT JOIN objects o ON o.hub_id = c.hub_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?`, pos, limit)
+		if err != nil {
+			return err
+		}
+		type chg struct {
+			seq                                    int64
+			source, hubID, kind, op, changed, name string
+		}
+		var list []chg
+		for rows.Next() {
+			var c chg
+			if err := rows.Scan(&c.seq, &c.source, &c.hubID, &c.kind, &c.op, &c.changed, &c.name); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		now := s.nowUnix()
+		last, err := tx.Prepare(`SELECT id, op, status, changed, seqs FROM events WHERE target = ? AND hub_id = ? AND status IN ` + unfinished + ` ORDER BY id DESC LIMIT 1`)
+		if err != nil {
+			return err
+		}
+		defer last.Close()
+		ins, err := tx.Prepare(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id)
+			VALUES (?, ?, ?, ?, ?, 'incremental', ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, c := range list {
+			n++
+			pos = c.seq
+			if sources != nil && !slices.Contains(sources, c.source) {
+				continue
+			}
+			changed := c.changed
+			seqs := []int64{c.seq}
+			status := Queuing
+			var prevID int64
+			var prevOp, prevStatus, prevChanged, prevSeqs string
+			err := last.QueryRow(target, c.hubID).Scan(&prevID, &prevOp, &prevStatus, &prevChanged, &prevSeqs)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			default:
+				status = Pending
+				if c.op == "update" && prevOp == "update" && (prevStatus == string(Pending) || prevStatus == string(Queuing)) {
+					// Coalesce: the newer event carries both sets of names
+					// and the older one's place in the lane.
+					changed = unionJSON(prevChanged, c.changed)
+					var ps []int64
+					_ = json.Unmarshal([]byte(prevSeqs), &ps)
+					seqs = append(ps, c.seq)
+					status = Status(prevStatus)
+					if _, err := tx.Exec(`UPDATE events SET status = 'IGNORED', reason = 'superseded by a newer update', updated_at = ?, finished_at = ? WHERE id = ?`,
+						now, now, prevID); err != nil {
+						return err
+					}
+				}
+			}
+			if _, err := ins.Exec(target, c.hubID, c.kind, c.name, c.op, string(status), changed, mustJSON(seqs), now, now, runID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(`INSERT INTO target_positions (target, seq) VALUES (?, ?)
+			ON CONFLICT (target) DO UPDATE SET seq = excluded.seq`, target, pos)
+		return err
+	})
+	return n, err
+}
+
+func unionJSON(a, b string) string {
+	var x, y []string
+	_ = json.Unmarshal([]byte(a), &x)
+	_ = json.Unmarshal([]byte(b), &y)
+	u := append(x, y...)
+	slices.Sort(u)
+	return mustJSON(nonNil(slices.Compact(u)))
+}
+
+// RequeueRunning returns to the queue the events a crashed executor left
+// RUNNING. Call it only while holding the lease: then no other process can
+// be running them.
+func (s *Store) RequeueRunning(ctx context.Context) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE events SET status = 'QUEUING', owner = '', updated_at = ? WHERE status = 'RUNNING'`, s.nowUnix())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// Link is what the hub knows of an object in an application.
+type Link struct {
+	TargetID   string
+	Synced     sdk.Attributes // nil: unknown
+	CreateSent bool
+	Exists     bool
+}
+
+// Claimed is an event handed to the executor, with what running it needs.
+type Claimed struct {
+	Event  *Event
+	Object *StoredObject
+	Link   Link
+	// Parent is the object's parent org (an org's parent, a user's primary
+	// org) and its link; Orgs are a user's memberships.
+	Parent *sdk.Ref
+	Orgs   []sdk.Ref
+}
+
+// StoredObject is a directory object.
+type StoredObject struct {
+	HubID, Source, ExternalID, DisplayName, ParentExt string
+	Kind                                              sdk.Kind
+	State                                             sdk.State
+	Orgs                                              []string
+	Attributes                                        sdk.Attributes
+}
+
+// Claim marks up to limit ready events of target RUNNING for owner and
+// returns them. An event is ready when it is QUEUING, due, not of an
+// object in busy (already in flight), and what it depends on is done: an
+// org is created or moved under a linked parent, a user under a linked
+// primary org, and an org is deleted only once no event of its children is
+// unfinished. An event whose parent's latest event failed becomes WAITING
+// on it.
+func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy map[string]bool) ([]*Claimed, error) {
+	var out []*Claimed
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		now := s.nowUnix()
+		rows, err := tx.Query(`SELECT `+eventColumns+` FROM events WHERE target = ? AND status = 'QUEUING' AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
+			target, now, limit*8)
+		if err != nil {
+			return err
+		}
+		var cands []*Event
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		mark, err := tx.Prepare(`UPDATE events SET status = 'RUNNING', owner = ?, started_at = ?, updated_at = ?, attempts = attempts + 1 WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer mark.Close()
+		taken := map[string]bool{}
+		for _, e := range cands {
+			if len(out) >= limit {
+				break
+			}
+			if busy[e.HubID] || taken[e.HubID] {
+				continue
+			}
+			c, ready, err := s.prepare(ctx, tx, e, now)
+			if err != nil {
+				return err
+			}
+			if !ready {
+				continue
+			}
+			if _, err := mark.Exec(owner, now, now, e.ID); err != nil {
+				return err
+			}
+			e.Status = Running
+			e.Attempts++
+			taken[e.HubID] = true
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// prepare loads what event e needs and decides whether it can run now.
+func (s *Store) prepare(ctx context.Context, tx *sql.Tx, e *Event, now int64) (*Claimed, bool, error) {
+	obj, err := loadObject(tx, e.HubID)
+	if err != nil {
+		return nil, false, err
+	}
+	c := &Claimed{Event: e, Object: obj}
+	if c.Link, err = loadLink(tx, e.Target, e.HubID); err != nil {
+		return nil, false, err
+	}
+	if obj.ParentExt != "" {
+		p, err := s.ref(tx, e.Target, obj.Source, obj.ParentExt)
+		if err != nil {
+			return nil, false, err
+		}
+		c.Parent = p
+	}
+	for _, g := range obj.Orgs {
+		r, err := s.ref(tx, e.Target, obj.Source, g)
+		if err != nil {
+			return nil, false, err
+		}
+		if r != nil {
+			c.Orgs = append(c.Orgs, *r)
+		}
+	}
+	needsParent := e.Op != "delete" && e.Op != "disable" && e.Op != "enable" && obj.State != sdk.StateDeleted &&
+		(e.Op == "move" || e.Op == "create" || c.Link.TargetID == "")
+	if needsParent && c.Parent != nil && c.Parent.TargetID == "" {
+		// The parent is not in the application yet.
+		var pid int64
+		var pstatus string
+		err := tx.QueryRow(`SELECT id, status FROM events WHERE target = ? AND hub_id = ? ORDER BY id DESC LIMIT 1`, e.Target, c.Parent.HubID).Scan(&pid, &pstatus)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// The parent has no event for this target (out of scope): send
+			// without it rather than wait for what will never happen.
+		case err != nil:
+			return nil, false, err
+		case Status(pstatus) == Failure || Status(pstatus) == Waiting:
+			_, err := tx.Exec(`UPDATE events SET status = 'WAITING', waits_on = ?, updated_at = ? WHERE id = ?`, pid, now, e.ID)
+			return nil, false, err
+		case !Status(pstatus).Finished():
+			return nil, false, nil
+		}
+	}
+	if e.Op == "delete" && e.Kind == sdk.KindOrg {
+		var n int
+		err := tx.QueryRow(`SELECT count(*) FROM events ev JOIN objects o ON o.hub_id = ev.hub_id
+			WHERE ev.target = ? AND ev.status IN `+unfinished+` AND ev.id != ? AND o.source = ? AND o.parent_ext = ?`,
+			e.Target, e.ID, obj.Source, obj.ExternalID).Scan(&n)
+		if err != nil {
+			return nil, false, err
+		}
+		if n > 0 {
+			return nil, false, nil
+		}
+	}
+	return c, true, nil
+}
+
+func (s *Store) ref(tx *sql.Tx, target, source, ext string) (*sdk.Ref, error) {
+	var r sdk.Ref
+	err := tx.QueryRow(`SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
+		WHERE o.source = ? AND o.kind = 'org' AND o.external_id = ?`, target, source, ext).Scan(&r.HubID, &r.TargetID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &r, err
+}
+
+func loadObject(q interface {
+	QueryRow(string, ...any) *sql.Row
+}, hubID string) (*StoredObject, error) {
+	var o StoredObject
+	var kind, state, orgs, attrs string
+	err := q.QueryRow(`SELECT hub_id, source, kind, external_id, state, parent_ext, orgs, attributes, display_name FROM objects WHERE hub_id = ?`, hubID).
+		Scan(&o.HubID, &o.Source, &kind, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName)
+	if err != nil {
+		return nil, fmt.Errorf("load object %s: %w", hubID, err)
+	}
+	o.Kind, o.State = sdk.Kind(kind), sdk.State(state)
+	_ = json.Unmarshal([]byte(orgs), &o.Orgs)
+	if o.Attributes, err = DecodeAttributes([]byte(attrs)); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func loadLink(tx *sql.Tx, target, hubID string) (Link, error) {
+	var l Link
+	var synced sql.NullString
+	err := tx.QueryRow(`SELECT target_id, synced, create_sent FROM links WHERE target = ? AND hub_id = ?`, target, hubID).Scan(&l.TargetID, &synced, &l.CreateSent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, nil
+	}
+	if err != nil {
+		return l, err
+	}
+	l.Exists = true
+	if synced.Valid {
+		if l.Synced, err = DecodeAttributes([]byte(synced.String)); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
+}
+
+// MarkCreateSent records, before the requests go out, that creates are
+// being sent for these objects: a later delete must then be sent even if
+// the answer is lost.
+func (s *Store) MarkCreateSent(ctx context.Context, target string, hubIDs []string) error {
+	if len(hubIDs) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.nowUnix()
+		for _, h := range hubIDs {
+			if _, err := tx.Exec(`INSERT INTO links (target, hub_id, create_sent, updated_at) VALUES (?, ?, 1, ?)
+				ON CONFLICT (target, hub_id) DO UPDATE SET create_sent = 1, updated_at = excluded.updated_at`, target, h, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Result is how an event ended (or will be retried).
+type Result struct {
+	EventID int64
+	Target  string
+	HubID   string
+	// Op is the operation actually run (an update of an unlinked object
+	// runs as a create).
+	Op     string
+	Status Status
+	// Request is what was sent, sensitive values masked.
+	Request string
+	// Link, for a SUCCESS: the application's id, the values now applied
+	// (nil when unknown), whether the link is gone (a delete).
+	TargetID   string
+	Synced     sdk.Attributes
+	MergeSync  bool
+	Unlink     bool
+	Outcome    string
+	RespStatus int
+	RespID     string
+	Excerpt    string
+	// Error, for a FAILURE or a retry.
+	ErrCategory, ErrCode, ErrMessage string
+	// Reason, for SKIPPED.
+	Reason string
+	// RetryAt, when set with Status QUEUING, schedules the next attempt.
+	RetryAt time.Time
+}
+
+// Finish records results in one transaction: each event's status and
+// details, the link, the next event of each lane released from PENDING,
+// and the events WAITING on a success released.
+func (s *Store) Finish(ctx context.Context, results []Result) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.nowUnix()
+		for _, r := range results {
+			fin := any(now)
+			next := int64(0)
+			if !r.Status.Finished() {
+				fin = nil
+				next = r.RetryAt.UnixMilli()
+			}
+			if _, err := tx.Exec(`UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
+				outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
+				finished_at = ?, owner = '' WHERE id = ?`,
+				string(r.Status), r.Op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
+				r.ErrMessage, r.Reason, next, now, fin, r.EventID); err != nil {
+				return err
+			}
+			if r.Status == Success {
+				if err := saveLink(tx, r, now); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`, now, r.EventID); err != nil {
+					return err
+				}
+			}
+			if r.Status.Finished() {
+				if _, err := tx.Exec(`UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id = (
+					SELECT id FROM events WHERE target = ? AND hub_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)`, now, r.Target, r.HubID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func saveLink(tx *sql.Tx, r Result, now int64) error {
+	if r.Unlink {
+		_, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, r.Target, r.HubID)
+		return err
+	}
+	synced := sql.NullString{}
+	if r.Synced != nil {
+		if r.MergeSync {
+			l, err := loadLink(tx, r.Target, r.HubID)
+			if err != nil {
+				return err
+			}
+			if l.Synced != nil {
+				merged := l.Synced.Clone()
+				for k, v := range r.Synced {
+					merged[k] = v
+				}
+				r.Synced = merged
+			} else {
+				r.Synced = nil
+			}
+		}
+		if r.Synced != nil {
+			synced = sql.NullString{String: string(EncodeAttributes(r.Synced)), Valid: true}
+		}
+	}
+	_, err := tx.Exec(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at) VALUES (?, ?, ?, ?, 1, ?)
+		ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
+		synced = excluded.synced, updated_at = excluded.updated_at`, r.Target, r.HubID, r.TargetID, synced, now)
+	return err
+}
+
+// NextRetry returns when target's earliest scheduled retry is due.
+func (s *Store) NextRetry(ctx context.Context, target string) (time.Time, bool, error) {
+	var ms sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM events WHERE target = ? AND status = 'QUEUING'`, target).Scan(&ms)
+	if err != nil || !ms.Valid {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(ms.Int64), true, nil
+}
+
+// StatusCounts counts target's events by status (all targets when target
+// is empty).
+func (s *Store) StatusCounts(ctx context.Context, target string) (map[Status]int, error) {
+	q := `SELECT status, count(*) FROM events`
+	var args []any
+	if target != "" {
+		q += ` WHERE target = ?`
+		args = append(args, target)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` GROUP BY status`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[Status]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// Filter selects events (SPEC §4's filters).
+type Filter struct {
+	Since, Until time.Time
+	Statuses     []Status
+	Ops          []string
+	Kind         sdk.Kind
+	Target       string
+	// Object matches a hub id, or a display name or external id exactly.
+	Object string
+	Limit  int
+	// Before, when set, lists events with smaller ids (paging).
+	Before int64
+}
+
+// Events lists events matching f, newest first.
+func (s *Store) Events(ctx context.Context, f Filter) ([]*Event, error) {
+	var where []string
+	var args []any
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, f.Until.UnixMilli())
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN ("+placeholders(len(f.Statuses))+")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	if len(f.Ops) > 0 {
+		where = append(where, "op IN ("+placeholders(len(f.Ops))+")")
+		for _, op := range f.Ops {
+			args = append(args, op)
+		}
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = ?")
+		args = append(args, string(f.Kind))
+	}
+	if f.Target != "" {
+		where = append(where, "target = ?")
+		args = append(args, f.Target)
+	}
+	if f.Object != "" {
+		where = append(where, "(hub_id = ? OR display_name = ? OR hub_id IN (SELECT hub_id FROM objects WHERE external_id = ?))")
+		args = append(args, f.Object, f.Object, f.Object)
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	q := `SELECT ` + eventColumns + ` FROM events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// GetEvent returns one event.
+func (s *Store) GetEvent(ctx context.Context, id int64) (*Event, error) {
+	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("no event %d", id)
+	}
+	return e, err
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}

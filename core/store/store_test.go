@@ -1,0 +1,119 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/midstream-io/midstream/core/store"
+	"github.com/midstream-io/midstream/sdk"
+)
+
+func TestCanonicalEncoding(t *testing.T) {
+	at := time.Date(2026, 11, 23, 8, 30, 0, 123, time.FixedZone("CST", 8*3600))
+	a := sdk.Attributes{
+		"name": sdk.String("张伟 \"Zhang\""), "level": sdk.Int(-7), "admin": sdk.Bool(true),
+		"hired": sdk.Time(at), "groups": sdk.StringList("a", "b"), "empty": sdk.Null(),
+	}
+	enc := store.EncodeAttributes(a)
+	want := `{"admin":true,"empty":null,"groups":["a","b"],"hired":{"t":"2026-11-23T00:30:00.000000123Z"},"level":-7,"name":"张伟 \"Zhang\""}`
+	if string(enc) != want {
+		t.Fatalf("encoding\n got %s\nwant %s", enc, want)
+	}
+	back, err := store.DecodeAttributes(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, back, cmp.Comparer(func(x, y sdk.Value) bool { return x.Equal(y) })); diff != "" {
+		t.Fatalf("round trip (-want +got):\n%s", diff)
+	}
+	// Equal values encode to equal bytes, whatever the map order.
+	b := sdk.Attributes{}
+	for _, k := range []string{"name", "level", "admin", "hired", "groups", "empty"} {
+		b[k] = a[k]
+	}
+	if !bytes.Equal(enc, store.EncodeAttributes(b)) {
+		t.Fatal("equal attributes encoded differently")
+	}
+}
+
+func TestChangedNames(t *testing.T) {
+	a := sdk.Attributes{"x": sdk.String("1"), "y": sdk.Int(2), "gone": sdk.String("z")}
+	b := sdk.Attributes{"x": sdk.String("1"), "y": sdk.Int(3), "new": sdk.Bool(false)}
+	if diff := cmp.Diff([]string{"gone", "new", "y"}, store.ChangedNames(a, b)); diff != "" {
+		t.Fatal(diff)
+	}
+}
+
+func TestLeaseIsExclusive(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.AcquireLease(ctx, "host/1/a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Another owner on another host must wait for expiry.
+	var held *store.ErrLeaseHeld
+	if err := st.AcquireLease(ctx, "other/2/b", time.Minute); !errors.As(err, &held) || held.Owner != "host/1/a" {
+		t.Fatalf("second owner: %v, want the lease held by host/1/a", err)
+	}
+	// Renewal by the holder works; release frees it.
+	if err := st.AcquireLease(ctx, "host/1/a", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ReleaseLease(ctx, "host/1/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AcquireLease(ctx, "other/2/b", time.Minute); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	// An expired lease is taken over.
+	st.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if err := st.AcquireLease(ctx, "host/1/a", time.Minute); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+func TestLeaseOfADeadProcessIsTakenOver(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _, _ := strings.Cut(store.Owner(), "/")
+	// The same host, the pid of a process that has exited.
+	dead := host + "/" + strconv.Itoa(cmd.Process.Pid) + "/1"
+	ctx := context.Background()
+	if err := st.AcquireLease(ctx, dead, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AcquireLease(ctx, store.Owner(), time.Minute); err != nil {
+		t.Fatalf("lease of an exited process: %v, want it taken over", err)
+	}
+}
+
+func TestMigrationsAreIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	for range 2 {
+		st, err := store.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+}
