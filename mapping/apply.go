@@ -59,7 +59,6 @@ func canceled(id string, cause error) error {
 func (v *vm) run(ctx context.Context, in *Input, out sdk.Attributes) (broken bool, err error) {
 	c := v.c
 	i := 0
-	v.begin(ctx, in)
 	defer func() {
 		if x := recover(); x != nil {
 			broken = true
@@ -69,6 +68,7 @@ func (v *vm) run(ctx context.Context, in *Input, out sdk.Attributes) (broken boo
 		}
 		v.end()
 	}()
+	v.begin(ctx, in)
 	undefined := goja.Undefined()
 	for i = range c.attrs {
 		a := &c.attrs[i]

@@ -61,6 +61,7 @@ type attr struct {
 	prog *goja.Program // the wrapped script, or nil
 	src  string        // the script as the user wrote it
 	pos  Pos           // where src starts in the user's file
+	ind  int           // columns removed from src's lines after the first
 	unit string        // the program's source name, to find its stack frames
 }
 
@@ -99,7 +100,7 @@ func compile(spec Spec, opts Options) (*compiled, error) {
 			continue
 		}
 		seen[a.Name] = true
-		at := attr{name: a.Name, from: a.From, src: a.Script, pos: a.Pos}
+		at := attr{name: a.Name, from: a.From, src: a.Script, pos: a.Pos, ind: max(a.Indent, 0)}
 		if a.Script != "" {
 			at.unit = "mapping attribute " + strconv.Quote(a.Name)
 			prog, err := at.compile()
@@ -252,7 +253,7 @@ func (a *attr) userPos(line, col int) Pos {
 	if line == 1 {
 		return Pos{Filename: base.Filename, Line: base.Line, Column: base.Column + chars}
 	}
-	return Pos{Filename: base.Filename, Line: base.Line + line - 1, Column: chars + 1}
+	return Pos{Filename: base.Filename, Line: base.Line + line - 1, Column: a.ind + chars + 1}
 }
 
 // splitLines splits s into lines the way goja counts them: at \n, \r\n,

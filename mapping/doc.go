@@ -105,5 +105,6 @@
 // Mapping.Apply for each object, from as many goroutines as needed. For a
 // script written inline in an HCL file, set Attribute.Pos to the position
 // of the script's first character (after the opening quote, or the first
-// line of a heredoc's body), so errors point into the .hcl file.
+// line of a heredoc's body) and, for a "<<-" heredoc, Attribute.Indent to
+// the indentation HCL removed, so errors point into the .hcl file.
 package mapping

@@ -25,21 +25,36 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	out, err := m.Apply(context.Background(), mapping.Input{
+	in := mapping.Input{
 		Kind: sdk.KindUser,
 		ID:   "E1001",
 		Attributes: sdk.Attributes{
-			"name":  sdk.String("张伟"),
-			"email": sdk.String("Wei.Zhang@example.com"),
+			"name":     sdk.String("张伟"),
+			"email":    sdk.String("Wei.Zhang@example.com"),
+			"nickname": sdk.String(" 小伟 "),
 		},
 		Now: time.Date(2026, 5, 6, 0, 0, 0, 0, time.UTC),
-	})
+	}
+	out, err := m.Apply(context.Background(), in)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, name := range out.Names() {
+		fmt.Printf("%s = %v\n", name, out[name])
+	}
+
+	// Without a nickname, the script throws: the error names the
+	// attribute, its position in pipeline.hcl and the object's id.
+	delete(in.Attributes, "nickname")
+	_, err = m.Apply(context.Background(), in)
 	var se *mapping.ScriptError
 	if errors.As(err, &se) {
 		fmt.Println(se)
 	}
-	fmt.Println(out)
 	// Output:
+	// display_name = 张伟
+	// nickname = 小伟
+	// userid = wei.zhang
 	// pipeline.hcl:13:22: attribute nickname of E1001: TypeError: Cannot read property 'trim' of undefined or null
-	// map[]
 }

@@ -20,9 +20,16 @@ type Attribute struct {
 	// position of the script's first character. Errors on the script's
 	// first line are reported at Pos.Column plus their column in the
 	// script; errors on later lines at Pos.Line plus the line offset and
-	// their own column, so for an HCL heredoc pass the position of its
-	// body's first line, column 1. Positions count characters, not bytes.
+	// their own column (plus Indent). For an HCL quoted string pass the
+	// position after the opening quote; for a heredoc, its body's first
+	// line, column 1 plus the indentation a "<<-" heredoc removes.
+	// Positions count characters, not bytes.
 	Pos Pos
+	// Indent is how many columns the file's syntax removed from the start
+	// of each of Script's lines after the first, such as the indentation
+	// of an HCL "<<-" heredoc; errors on those lines are shifted back by
+	// it. Zero for a quoted string, a plain heredoc or a .js file.
+	Indent int
 }
 
 // Pos is a position in a file: where a script starts, or where it failed.

@@ -221,6 +221,11 @@ func TestCompileErrors(t *testing.T) {
 			attrs: []Attribute{{Name: "a", Script: "  \n ", Pos: at(10, 12)}},
 			want:  []*CompileError{{Attribute: "a", Pos: at(10, 12), Msg: "the script is empty"}},
 		},
+		"indented heredoc": {
+			// HCL removed 4 columns from each line of a <<- heredoc.
+			attrs: []Attribute{{Name: "a", Script: "(function () {\n  const x = ;\n})()", Pos: at(20, 5), Indent: 4}},
+			want:  []*CompileError{{Attribute: "a", Pos: at(21, 17), Msg: "syntax error: Unexpected token ;"}},
+		},
 		"no position": {
 			attrs: []Attribute{{Name: "a", Script: "1 +\n  * 2"}},
 			want:  []*CompileError{{Attribute: "a", Pos: Pos{Line: 2, Column: 3}, Msg: "syntax error: Unexpected token *"}},
@@ -282,6 +287,7 @@ func TestScriptErrors(t *testing.T) {
 	tests := map[string]struct {
 		script string
 		pos    Pos
+		indent int
 		want   *ScriptError
 	}{
 		"missing attribute": {
@@ -294,6 +300,13 @@ func TestScriptErrors(t *testing.T) {
 			script: "(function () {\n  const n = record.name;\n  return n + record.nickname.trim();\n})()",
 			pos:    Pos{"pipeline.hcl", 40, 14},
 			want: &ScriptError{Attribute: "out", Pos: Pos{"pipeline.hcl", 42, 21}, ID: "u-1001",
+				Msg: "TypeError: Cannot read property 'trim' of undefined or null"},
+		},
+		"in an indented heredoc": {
+			script: "(function () {\n  return record.nickname.trim();\n})()",
+			pos:    Pos{"pipeline.hcl", 40, 5},
+			indent: 4,
+			want: &ScriptError{Attribute: "out", Pos: Pos{"pipeline.hcl", 41, 21}, ID: "u-1001",
 				Msg: "TypeError: Cannot read property 'trim' of undefined or null"},
 		},
 		"after Chinese text": {
@@ -344,7 +357,7 @@ func TestScriptErrors(t *testing.T) {
 			t.Parallel()
 			spec := Spec{Kind: sdk.KindUser, Attributes: []Attribute{
 				{Name: "first", From: "name"},
-				{Name: "out", Script: tt.script, Pos: tt.pos},
+				{Name: "out", Script: tt.script, Pos: tt.pos, Indent: tt.indent},
 			}}
 			m := mustCompile(t, spec, Options{})
 			got, err := m.Apply(context.Background(), testInput())

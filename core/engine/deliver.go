@@ -137,10 +137,24 @@ func (x *executor) run(ctx context.Context) error {
 		}
 		return err
 	}
+	// collect records results in batches: one transaction per batch of
+	// results, not per event, is what keeps the store off the hot path.
 	collect := func(block bool) error {
 		if block && inflight > 0 {
 			pending = append(pending, <-results)
 			inflight--
+			linger := time.NewTimer(2 * time.Millisecond)
+		gather:
+			for inflight > 0 && len(pending) < 256 {
+				select {
+				case r := <-results:
+					pending = append(pending, r)
+					inflight--
+				case <-linger.C:
+					break gather
+				}
+			}
+			linger.Stop()
 		}
 		for {
 			select {
@@ -154,9 +168,10 @@ func (x *executor) run(ctx context.Context) error {
 		}
 		return flush()
 	}
+	window := conc * 4
 	for {
-		if ctx.Err() == nil && inflight < conc*2 {
-			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, conc*2-inflight, busy)
+		if ctx.Err() == nil && inflight <= conc {
+			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy)
 			if err != nil && ctx.Err() == nil {
 				return err
 			}
@@ -165,8 +180,10 @@ func (x *executor) run(ctx context.Context) error {
 					return err
 				}
 				inflight += countDispatched(claimed, pending)
-				if err := collect(false); err != nil {
-					return err
+				if inflight == 0 {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 				continue
 			}
@@ -176,6 +193,9 @@ func (x *executor) run(ctx context.Context) error {
 				return err
 			}
 			continue
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -63,7 +63,7 @@ func newHR(n int) *hr {
 }
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	app  *receiver.MemoryApp
 	url  string
@@ -73,7 +73,7 @@ type env struct {
 	opts string // extra source settings
 }
 
-func newEnv(t *testing.T, h *hr) *env {
+func newEnv(t testing.TB, h *hr) *env {
 	t.Helper()
 	app := receiver.NewMemoryApp()
 	hd, err := receiver.New(receiver.Options{Token: "t0ken", App: app})

@@ -256,19 +256,52 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		now := s.nowUnix()
-		rows, err := tx.Query(`SELECT `+eventColumns+` FROM events WHERE target = ? AND status = 'QUEUING' AND next_attempt_at <= ? ORDER BY id LIMIT ?`,
-			target, now, limit*8)
+		// One query brings each candidate with its object and link.
+		rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
+				o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
+				l.target_id, l.synced, l.create_sent
+			FROM events e JOIN objects o ON o.hub_id = e.hub_id
+			LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
+			WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? ORDER BY e.id LIMIT ?`,
+			target, now, limit*2)
 		if err != nil {
 			return err
 		}
-		var cands []*Event
+		var cands []*Claimed
 		for rows.Next() {
-			e, err := scanEvent(rows)
-			if err != nil {
+			e := &Event{Target: target, Status: Queuing}
+			o := &StoredObject{}
+			var kind, changed, seqs, state, orgs, attrs string
+			var tid, synced sql.NullString
+			var sent sql.NullBool
+			if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
+				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent); err != nil {
 				rows.Close()
 				return err
 			}
-			cands = append(cands, e)
+			e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
+			_ = json.Unmarshal([]byte(changed), &e.Changed)
+			_ = json.Unmarshal([]byte(seqs), &e.Seqs)
+			_ = json.Unmarshal([]byte(orgs), &o.Orgs)
+			c := &Claimed{Event: e, Object: o}
+			if busy[e.HubID] {
+				cands = append(cands, nil)
+				continue
+			}
+			if o.Attributes, err = DecodeAttributes([]byte(attrs)); err != nil {
+				rows.Close()
+				return err
+			}
+			if tid.Valid {
+				c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool}
+				if synced.Valid {
+					if c.Link.Synced, err = DecodeAttributes([]byte(synced.String)); err != nil {
+						rows.Close()
+						return err
+					}
+				}
+			}
+			cands = append(cands, c)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -280,14 +313,16 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		}
 		defer mark.Close()
 		taken := map[string]bool{}
-		for _, e := range cands {
+		refs := map[string]*sdk.Ref{}
+		for _, c := range cands {
 			if len(out) >= limit {
 				break
 			}
-			if busy[e.HubID] || taken[e.HubID] {
+			if c == nil || taken[c.Event.HubID] {
 				continue
 			}
-			c, ready, err := s.prepare(ctx, tx, e, now)
+			e := c.Event
+			ready, err := s.prepare(tx, c, now, refs)
 			if err != nil {
 				return err
 			}
@@ -308,26 +343,32 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 }
 
 // prepare loads what event e needs and decides whether it can run now.
-func (s *Store) prepare(ctx context.Context, tx *sql.Tx, e *Event, now int64) (*Claimed, bool, error) {
-	obj, err := loadObject(tx, e.HubID)
-	if err != nil {
-		return nil, false, err
-	}
-	c := &Claimed{Event: e, Object: obj}
-	if c.Link, err = loadLink(tx, e.Target, e.HubID); err != nil {
-		return nil, false, err
+func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref) (bool, error) {
+	e, obj := c.Event, c.Object
+	ref := func(ext string) (*sdk.Ref, error) {
+		key := obj.Source + "\x00" + ext
+		if r, ok := refs[key]; ok {
+			return r, nil
+		}
+		r, err := s.ref(tx, e.Target, obj.Source, ext)
+		if err == nil && r != nil && r.TargetID != "" {
+			// Only a linked org is cached: an unlinked one may be linked
+			// by a result recorded before the next claim.
+			refs[key] = r
+		}
+		return r, err
 	}
 	if obj.ParentExt != "" {
-		p, err := s.ref(tx, e.Target, obj.Source, obj.ParentExt)
+		p, err := ref(obj.ParentExt)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		c.Parent = p
 	}
 	for _, g := range obj.Orgs {
-		r, err := s.ref(tx, e.Target, obj.Source, g)
+		r, err := ref(g)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if r != nil {
 			c.Orgs = append(c.Orgs, *r)
@@ -345,12 +386,12 @@ func (s *Store) prepare(ctx context.Context, tx *sql.Tx, e *Event, now int64) (*
 			// The parent has no event for this target (out of scope): send
 			// without it rather than wait for what will never happen.
 		case err != nil:
-			return nil, false, err
+			return false, err
 		case Status(pstatus) == Failure || Status(pstatus) == Waiting:
 			_, err := tx.Exec(`UPDATE events SET status = 'WAITING', waits_on = ?, updated_at = ? WHERE id = ?`, pid, now, e.ID)
-			return nil, false, err
+			return false, err
 		case !Status(pstatus).Finished():
-			return nil, false, nil
+			return false, nil
 		}
 	}
 	if e.Op == "delete" && e.Kind == sdk.KindOrg {
@@ -359,13 +400,13 @@ func (s *Store) prepare(ctx context.Context, tx *sql.Tx, e *Event, now int64) (*
 			WHERE ev.target = ? AND ev.status IN `+unfinished+` AND ev.id != ? AND o.source = ? AND o.parent_ext = ?`,
 			e.Target, e.ID, obj.Source, obj.ExternalID).Scan(&n)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if n > 0 {
-			return nil, false, nil
+			return false, nil
 		}
 	}
-	return c, true, nil
+	return true, nil
 }
 
 func (s *Store) ref(tx *sql.Tx, target, source, ext string) (*sdk.Ref, error) {
@@ -469,6 +510,37 @@ type Result struct {
 func (s *Store) Finish(ctx context.Context, results []Result) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.nowUnix()
+		// Statements are prepared once per batch: preparing is most of the
+		// cost of a small SQLite statement.
+		upd, err := tx.Prepare(`UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
+			outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
+			finished_at = ?, owner = '' WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		release, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id = (
+			SELECT id FROM events WHERE target = ? AND hub_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)`)
+		if err != nil {
+			return err
+		}
+		defer release.Close()
+		wake, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`)
+		if err != nil {
+			return err
+		}
+		defer wake.Close()
+		link, err := tx.Prepare(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at) VALUES (?, ?, ?, ?, 1, ?)
+			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
+			synced = excluded.synced, updated_at = excluded.updated_at`)
+		if err != nil {
+			return err
+		}
+		defer link.Close()
+		var waiting bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE status = 'WAITING')`).Scan(&waiting); err != nil {
+			return err
+		}
 		for _, r := range results {
 			fin := any(now)
 			next := int64(0)
@@ -476,24 +548,22 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				fin = nil
 				next = r.RetryAt.UnixMilli()
 			}
-			if _, err := tx.Exec(`UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
-				outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
-				finished_at = ?, owner = '' WHERE id = ?`,
-				string(r.Status), r.Op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
+			if _, err := upd.Exec(string(r.Status), r.Op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
 				r.ErrMessage, r.Reason, next, now, fin, r.EventID); err != nil {
 				return err
 			}
 			if r.Status == Success {
-				if err := saveLink(tx, r, now); err != nil {
+				if err := saveLink(tx, link, r, now); err != nil {
 					return err
 				}
-				if _, err := tx.Exec(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`, now, r.EventID); err != nil {
-					return err
+				if waiting {
+					if _, err := wake.Exec(now, r.EventID); err != nil {
+						return err
+					}
 				}
 			}
 			if r.Status.Finished() {
-				if _, err := tx.Exec(`UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id = (
-					SELECT id FROM events WHERE target = ? AND hub_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)`, now, r.Target, r.HubID); err != nil {
+				if _, err := release.Exec(now, r.Target, r.HubID); err != nil {
 					return err
 				}
 			}
@@ -502,7 +572,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 	})
 }
 
-func saveLink(tx *sql.Tx, r Result, now int64) error {
+func saveLink(tx *sql.Tx, link *sql.Stmt, r Result, now int64) error {
 	if r.Unlink {
 		_, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, r.Target, r.HubID)
 		return err
@@ -528,9 +598,7 @@ func saveLink(tx *sql.Tx, r Result, now int64) error {
 			synced = sql.NullString{String: string(EncodeAttributes(r.Synced)), Valid: true}
 		}
 	}
-	_, err := tx.Exec(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at) VALUES (?, ?, ?, ?, 1, ?)
-		ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
-		synced = excluded.synced, updated_at = excluded.updated_at`, r.Target, r.HubID, r.TargetID, synced, now)
+	_, err := link.Exec(r.Target, r.HubID, r.TargetID, synced, now)
 	return err
 }
 

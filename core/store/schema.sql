@@ -136,7 +136,8 @@ CREATE TABLE events (
 	owner            TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX events_lane ON events (target, hub_id, id);
-CREATE INDEX events_ready ON events (target, status, next_attempt_at, id);
+-- The queue is taken in id order; the few events not yet due are skipped.
+CREATE INDEX events_ready ON events (target, status, id);
 CREATE INDEX events_status ON events (status, id);
 CREATE INDEX events_created ON events (created_at);
 CREATE INDEX events_hub ON events (hub_id, id);

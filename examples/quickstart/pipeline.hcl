@@ -1,0 +1,30 @@
+# The quickstart pipeline: people and departments from an HR export
+# (hr.csv, beside this file) to the example receiver application
+# (examples/receiver), listening on 127.0.0.1:8471.
+
+pipeline "quickstart" {}
+
+source "csv" "hr" {
+  path              = "hr.csv"
+  id_column         = "工号"
+  department_column = "部门"
+  manager_column    = "上级工号"
+  state_column      = "状态"
+  columns = { "姓名" = "name", "英文名" = "english_name", "邮箱" = "email", "手机" = "mobile", "职位" = "title", "入职日期" = "hire_date" }
+}
+
+target "callback" "app" {
+  url   = "http://127.0.0.1:8471/callback"
+  token = env("QUICKSTART_TOKEN", "quickstart-token")
+  mapping "user" {
+    attribute "userName"    { script = "record.email.split('@')[0]" }
+    attribute "displayName" { from = "name" }
+    attribute "email"       { from = "email" }
+    attribute "mobile"      { from = "mobile" }
+    attribute "title"       { from = "title" }
+    attribute "manager"     { from = "manager" }
+  }
+  mapping "org" {
+    attribute "name" { from = "name" }
+  }
+}
