@@ -1,0 +1,54 @@
+package quickstart_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunScript runs the README's quickstart command as a new user would:
+// it builds the binaries, starts the receiver, syncs, and shows what the
+// application holds; then the month-later export.
+func TestRunScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds midstream and the receiver; run without -short")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Fatal("bash is needed to run run.sh")
+	}
+	work := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("bash", append([]string{"run.sh"}, args...)...)
+		cmd.Env = append(os.Environ(), "QUICKSTART_WORK="+work)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("run.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	first := run()
+	for _, want := range []string{
+		"target app", "400 success",
+		"75 departments, 321 users (4 disabled)",
+	} {
+		if !strings.Contains(first, want) {
+			t.Errorf("run.sh output lacks %q:\n%s", want, first)
+		}
+	}
+	second := run("v2")
+	for _, want := range []string{
+		"2 created, 5 updated, 2 moved, 0 enabled, 1 disabled, 2 deleted",
+		"12 success",
+		"75 departments, 321 users (5 disabled)",
+	} {
+		if !strings.Contains(second, want) {
+			t.Errorf("run.sh v2 output lacks %q:\n%s", want, second)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(work, "receiver.pid")); err == nil {
+		t.Error("run.sh left the receiver running without --keep")
+	}
+}
