@@ -166,6 +166,9 @@ type Target struct {
 	MaxAttempts int
 	// RateLimit caps requests per second; 0 means unlimited.
 	RateLimit float64
+	// Policy says what happens to an application's account when its
+	// object is deleted or disabled upstream.
+	Policy Policy
 	// Mappings are the outbound mappings, compiled, by kind.
 	Mappings map[sdk.Kind]*mapping.Mapping
 	// MappingSpecs are the mappings as declared.

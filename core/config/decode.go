@@ -82,14 +82,14 @@ var targetSchema = &hcl.BodySchema{
 		{Name: maxAttemptsAttr},
 		{Name: rateLimitAttr},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: mappingBlock, LabelNames: []string{"kind"}}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: mappingBlock, LabelNames: []string{"kind"}}, {Type: policyBlock}},
 }
 
 // reservedNames are the names of a source or target block's own settings,
 // which no connector field may use.
 var reservedNames = []string{
 	concurrencyAttr, fullScheduleAttr, mappingBlock, maxAttemptsAttr, maxDeletionPercentAttr,
-	maxDeletionsAttr, rateLimitAttr, scheduleAttr, sourcesAttr,
+	maxDeletionsAttr, policyBlock, rateLimitAttr, scheduleAttr, sourcesAttr,
 }
 
 var (
@@ -437,6 +437,7 @@ func (l *loader) target(b *hcl.Block) *Target {
 		}
 	}
 	t.MappingSpecs, t.Mappings = l.mappings(content.Blocks)
+	t.Policy = l.policy(content.Blocks)
 
 	if res := l.resolve(b, sdk.RoleTarget); res != nil {
 		t.Ref, t.Capabilities = res.ref, res.caps
@@ -747,6 +748,9 @@ func (l *loader) mappings(blocks hcl.Blocks) (map[sdk.Kind]mapping.Spec, map[sdk
 	compiled := map[sdk.Kind]*mapping.Mapping{}
 	seen := map[sdk.Kind]hcl.Range{}
 	for _, b := range blocks {
+		if b.Type != mappingBlock {
+			continue
+		}
 		kind := sdk.Kind(b.Labels[0])
 		if !kind.Valid() {
 			detail := fmt.Sprintf("A mapping maps one kind of object, \"user\" or \"org\", not %q.", kind)

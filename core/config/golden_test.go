@@ -136,6 +136,7 @@ type (
 		Concurrency  int                        `json:"concurrency"`
 		MaxAttempts  int                        `json:"max_attempts"`
 		RateLimit    float64                    `json:"rate_limit"`
+		Policy       *Policy                    `json:"policy,omitempty"`
 		Mappings     map[string][]jsonAttribute `json:"mappings,omitempty"`
 		Config       map[string]any             `json:"config"`
 	}
@@ -187,6 +188,7 @@ func normalize(p *Pipeline) jsonPipeline {
 			Concurrency:  t.Concurrency,
 			MaxAttempts:  t.MaxAttempts,
 			RateLimit:    t.RateLimit,
+			Policy:       nonDefaultPolicy(t.Policy),
 			Mappings:     normalizeMappings(t.MappingSpecs, t.Mappings),
 			Config:       t.Config.Values(),
 		})
@@ -261,4 +263,11 @@ func displayPath(path, dir string) string {
 		return rel
 	}
 	return path
+}
+
+func nonDefaultPolicy(p Policy) *Policy {
+	if p == DefaultPolicy {
+		return nil
+	}
+	return &p
 }

@@ -330,20 +330,47 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		return op, res, nil, false
 	}
 	linked := c.Link.TargetID != ""
+	everSent := linked || c.Link.CreateSent
+	pol := x.t.Policy
+	deletedPolicy, disabledPolicy := pol.UserDeleted, pol.UserDisabled
+	if ev.Kind == sdk.KindOrg {
+		deletedPolicy, disabledPolicy = pol.OrgDeleted, pol.OrgDisabled
+	}
+	parentHub := ""
+	if c.Parent != nil {
+		parentHub = c.Parent.HubID
+	}
 	switch {
 	case ev.Op == "delete":
-		if !linked && !c.Link.CreateSent {
+		if !everSent {
 			return skip("never created")
 		}
-		op.Op = sdk.OpDelete
-		res.Unlink = true
+		switch deletedPolicy {
+		case "keep":
+			res.Orphan = true
+			return skip("policy keep: the account stays, as an orphan")
+		case "disable":
+			if c.Link.Orphan && c.Link.SyncedState == string(sdk.StateDisabled) {
+				return skip("already disabled")
+			}
+			op.Op = sdk.OpDisable
+			res.Orphan = true
+			res.SyncedState = string(sdk.StateDisabled)
+		default:
+			op.Op = sdk.OpDelete
+			res.Unlink = true
+		}
 	case obj.State == sdk.StateDeleted:
 		return skip("the object was deleted since")
 	case ev.Op == "disable" || ev.Op == "enable":
-		if !linked && !c.Link.CreateSent {
+		if !everSent {
 			return skip("never created")
 		}
+		if ev.Op == "disable" && disabledPolicy == "keep" {
+			return skip("policy keep: the account stays enabled")
+		}
 		op.Op = sdk.Op(ev.Op)
+		res.SyncedState = string(obj.State)
 	default:
 		mapped, err := x.outbound(ctx, obj)
 		if err != nil {
@@ -352,17 +379,32 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			res.ErrMessage = err.Error()
 			return op, res, nil, false
 		}
+		res.SyncedParent = parentHub
 		switch {
 		case !linked:
 			op.Op = sdk.OpCreate
 			op.Attributes = mapped
 			synced = mapped
+			res.SyncedState = string(sdk.StateActive)
+			if obj.State == sdk.StateDisabled && c.Link.SyncedState == "" && ev.Op != "create" {
+				// The create carries no state: a disabled object created
+				// outside its create event is disabled right after.
+				res.FollowUp = append(res.FollowUp, "disable")
+			}
 		case ev.Op == "move":
 			op.Op = sdk.OpMove
 		case ev.Op == "create" || c.Link.Synced == nil:
 			op.Op = sdk.OpUpdate
 			op.Attributes = mapped
 			synced = mapped
+			if c.Link.Orphan && c.Link.SyncedState == string(sdk.StateDisabled) && obj.State == sdk.StateActive {
+				// Back after a delete the policy turned into a disable.
+				res.FollowUp = append(res.FollowUp, "enable")
+			}
+			if parentHub != c.Link.SyncedParent && c.Link.SyncedParent != "" {
+				res.FollowUp = append(res.FollowUp, "move")
+				res.SyncedParent = c.Link.SyncedParent
+			}
 		default:
 			changed := sdk.Attributes{}
 			for _, name := range store.ChangedNames(c.Link.Synced, mapped) {
@@ -379,6 +421,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			op.Attributes = changed
 			synced = changed
 			res.MergeSync = true
+			res.SyncedParent = ""
 		}
 	}
 	res.Op = string(op.Op)

@@ -70,7 +70,8 @@ type env struct {
 	st   *store.Store
 	db   string
 	hr   *hr
-	opts string // extra source settings
+	opts   string // extra source settings
+	tExtra string // extra target settings
 }
 
 func newEnv(t testing.TB, h *hr) *env {
@@ -105,13 +106,14 @@ target "callback" "app" {
   token       = "t0ken"
   concurrency = 8
   max_attempts = 3
+  %s
   mapping "user" {
     attribute "displayName" { from = "name" }
     attribute "title"       { from = "title" }
     attribute "userName"    { script = "object.id.slice(2, 10) + '.' + record.name" }
   }
 }
-`, e.opts, e.url+"/")
+`, e.opts, e.url+"/", e.tExtra)
 	if err := os.WriteFile(filepath.Join(e.dir, "pipeline.hcl"), []byte(pipeline), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
@@ -450,4 +452,117 @@ func TestPluginCrashLosesNothing(t *testing.T) {
 	}
 	mustSucceed(t, rep)
 	e.check()
+}
+
+func (e *env) events(f store.Filter) []*store.Event {
+	e.t.Helper()
+	st, err := store.Open(e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	f.Limit = 100000
+	evs, err := st.Events(context.Background(), f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+func TestPolicyUserDeletedDisable(t *testing.T) {
+	h := newHR(30)
+	e := newEnv(t, h)
+	e.tExtra = `policy { user_deleted = "disable" }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00005"][2] = "离职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	o, ok := findUser(e, "员工5")
+	if !ok || !o.Disabled {
+		t.Fatalf("user 5 after leaving with policy disable: held %v, %+v; want kept and disabled", ok, o)
+	}
+	// Back: the account is updated and enabled again, not created twice.
+	h.rows["E00005"][2] = "在职"
+	h.rows["E00005"][3] = "返聘顾问"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}
+
+func TestPolicyKeepLeavesAnOrphan(t *testing.T) {
+	h := newHR(30)
+	e := newEnv(t, h)
+	e.tExtra = `policy {
+    user_deleted  = "keep"
+    user_disabled = "keep"
+  }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00005"][2] = "离职"
+	h.rows["E00006"][2] = "停用"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	for _, name := range []string{"员工5", "员工6"} {
+		if o, ok := findUser(e, name); !ok || o.Disabled {
+			t.Errorf("%s: held %v, %+v; policy keep leaves the account as it was", name, ok, o)
+		}
+	}
+	var reasons []string
+	for _, ev := range e.events(store.Filter{Statuses: []store.Status{store.Skipped}}) {
+		reasons = append(reasons, ev.Op+": "+ev.Reason)
+	}
+	sort.Strings(reasons)
+	want := []string{"delete: policy keep: the account stays, as an orphan", "disable: policy keep: the account stays enabled"}
+	if diff := cmp.Diff(want, reasons); diff != "" {
+		t.Errorf("skipped events (-want +got):\n%s", diff)
+	}
+}
+
+func findUser(e *env, name string) (receiver.MemoryObject, bool) {
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindUser && o.Attributes.String("displayName") == name {
+			return o, true
+		}
+	}
+	return receiver.MemoryObject{}, false
+}
+
+func TestMootEventsOfADeletedObjectAreIgnored(t *testing.T) {
+	t.Run("create never sent", func(t *testing.T) {
+		h := newHR(10)
+		e := newEnv(t, h)
+		mustSucceed(t, e.sync(engine.SyncOptions{}))
+		// A new hire read into the directory but not delivered yet, who
+		// leaves before the next delivery.
+		h.rows["E00050"] = []string{"新人", "星河集团", "在职", "工程师", "E00000"}
+		mustSucceed(t, e.sync(engine.SyncOptions{Targets: []string{}}))
+		h.rows["E00050"][2] = "离职"
+		mustSucceed(t, e.sync(engine.SyncOptions{}))
+		checkEvents(t, e, "新人", "delete SKIPPED never created", "create IGNORED the object was deleted")
+		e.check()
+	})
+	t.Run("create sent and failed", func(t *testing.T) {
+		h := newHR(10)
+		e := newEnv(t, h)
+		mustSucceed(t, e.sync(engine.SyncOptions{}))
+		h.rows["E00050"] = []string{"新人", "星河集团", "在职", "工程师", "E00000"}
+		e.app.FailNext(receiver.RetryLater(time.Hour, "down"))
+		rep := e.sync(engine.SyncOptions{RetryWait: time.Millisecond})
+		if rep.Targets[0].Left != 1 {
+			t.Fatalf("left %d events, want the failed create waiting for its retry", rep.Targets[0].Left)
+		}
+		h.rows["E00050"][2] = "离职"
+		mustSucceed(t, e.sync(engine.SyncOptions{}))
+		// The create may have reached the application before failing, so
+		// the delete is sent (SPEC §4: "otherwise it is sent").
+		checkEvents(t, e, "新人", "delete SUCCESS ", "create IGNORED the object was deleted")
+		e.check()
+	})
+}
+
+func checkEvents(t *testing.T, e *env, object string, want ...string) {
+	t.Helper()
+	var got []string
+	for _, ev := range e.events(store.Filter{Object: object}) {
+		got = append(got, fmt.Sprintf("%s %s %s", ev.Op, ev.Status, ev.Reason))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events of %s, newest first (-want +got):\n%s", object, diff)
+	}
 }

@@ -161,6 +161,13 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 			changed := c.changed
 			seqs := []int64{c.seq}
 			status := Queuing
+			if c.op == "delete" {
+				// Moot: every unfinished earlier event of a deleted object
+				// is IGNORED; one already RUNNING finishes first.
+				if err := ignoreLane(tx, target, c.hubID, "the object was deleted", now); err != nil {
+					return err
+				}
+			}
 			var prevID int64
 			var prevOp, prevStatus, prevChanged, prevSeqs string
 			err := last.QueryRow(target, c.hubID).Scan(&prevID, &prevOp, &prevStatus, &prevChanged, &prevSeqs)
@@ -195,6 +202,34 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 	return n, err
 }
 
+// ignoreLane IGNOREs the unfinished events of an object that have not
+// started, and re-queues the events that waited on them for re-evaluation.
+func ignoreLane(tx *sql.Tx, target, hubID, reason string, now int64) error {
+	rows, err := tx.Query(`SELECT id FROM events WHERE target = ? AND hub_id = ? AND status IN ('PENDING', 'QUEUING', 'WAITING')`, target, hubID)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := tx.Exec(`UPDATE events SET status = 'IGNORED', reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`, reason, now, now, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`, now, id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 func unionJSON(a, b string) string {
 	var x, y []string
 	_ = json.Unmarshal([]byte(a), &x)
@@ -222,6 +257,12 @@ type Link struct {
 	Synced     sdk.Attributes // nil: unknown
 	CreateSent bool
 	Exists     bool
+	// Orphan is set when the hub object is gone (or out of scope) and the
+	// policy kept, or only disabled, the account.
+	Orphan bool
+	// SyncedState and SyncedParent are the state and parent hub id the
+	// application last received.
+	SyncedState, SyncedParent string
 }
 
 // Claimed is an event handed to the executor, with what running it needs.
@@ -259,7 +300,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		// One query brings each candidate with its object and link.
 		rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
 				o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
-				l.target_id, l.synced, l.create_sent
+				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent
 			FROM events e JOIN objects o ON o.hub_id = e.hub_id
 			LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
 			WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? ORDER BY e.id LIMIT ?`,
@@ -272,10 +313,10 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			e := &Event{Target: target, Status: Queuing}
 			o := &StoredObject{}
 			var kind, changed, seqs, state, orgs, attrs string
-			var tid, synced sql.NullString
+			var tid, synced, lstate, sstate, sparent sql.NullString
 			var sent sql.NullBool
 			if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
-				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent); err != nil {
+				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent); err != nil {
 				rows.Close()
 				return err
 			}
@@ -293,7 +334,8 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				return err
 			}
 			if tid.Valid {
-				c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool}
+				c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
+					SyncedState: sstate.String, SyncedParent: sparent.String}
 				if synced.Valid {
 					if c.Link.Synced, err = DecodeAttributes([]byte(synced.String)); err != nil {
 						rows.Close()
@@ -500,6 +542,16 @@ type Result struct {
 	ErrCategory, ErrCode, ErrMessage string
 	// Reason, for SKIPPED.
 	Reason string
+	// Orphan marks the link an orphan (the policy kept or only disabled
+	// the account of a deleted object); a SUCCESS without it clears the
+	// mark.
+	Orphan bool
+	// SyncedState and SyncedParent, for a SUCCESS, are the object's state
+	// and parent hub id the application now holds ("" leaves them).
+	SyncedState, SyncedParent string
+	// FollowUp, for a SUCCESS, records further events for the object at
+	// the end of its lane (an enable after a re-created orphan).
+	FollowUp []string
 	// RetryAt, when set with Status QUEUING, schedules the next attempt.
 	RetryAt time.Time
 }
@@ -556,10 +608,26 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				if err := saveLink(tx, link, r, now); err != nil {
 					return err
 				}
+				if _, err := tx.Exec(`UPDATE links SET state = ?, synced_state = CASE WHEN ? != '' THEN ? ELSE synced_state END,
+					synced_parent = CASE WHEN ? != '' THEN ? ELSE synced_parent END WHERE target = ? AND hub_id = ?`,
+					map[bool]string{true: "orphan", false: "linked"}[r.Orphan], r.SyncedState, r.SyncedState, r.SyncedParent, r.SyncedParent, r.Target, r.HubID); err != nil {
+					return err
+				}
+				for _, op := range r.FollowUp {
+					if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at, run_id)
+						SELECT target, hub_id, kind, display_name, ?, trigger, 'PENDING', ?, ?, run_id FROM events WHERE id = ?`, op, now, now, r.EventID); err != nil {
+						return err
+					}
+				}
 				if waiting {
 					if _, err := wake.Exec(now, r.EventID); err != nil {
 						return err
 					}
+				}
+			}
+			if r.Status == Skipped && r.Orphan {
+				if _, err := tx.Exec(`UPDATE links SET state = 'orphan' WHERE target = ? AND hub_id = ?`, r.Target, r.HubID); err != nil {
+					return err
 				}
 			}
 			if r.Status.Finished() {

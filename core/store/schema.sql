@@ -71,9 +71,13 @@ CREATE TABLE links (
 	-- Set once a create has been sent, before its answer: a later delete
 	-- must then be sent even if the answer was lost.
 	create_sent INTEGER NOT NULL DEFAULT 0,
-	-- 'linked', or 'orphan' when the hub object is gone but the policy
-	-- keeps the account.
+	-- 'linked', or 'orphan' when the hub object is gone (or left scope)
+	-- but the target's policy kept (or only disabled) the account.
 	state       TEXT NOT NULL DEFAULT 'linked',
+	-- The state and parent (hub id) the application last received, so a
+	-- target full sync can send the disable, enable or move it lacks.
+	synced_state  TEXT NOT NULL DEFAULT '',
+	synced_parent TEXT NOT NULL DEFAULT '',
 	updated_at  INTEGER NOT NULL,
 	PRIMARY KEY (target, hub_id)
 );
