@@ -63,13 +63,13 @@ func newHR(n int) *hr {
 }
 
 type env struct {
-	t    testing.TB
-	dir  string
-	app  *receiver.MemoryApp
-	url  string
-	st   *store.Store
-	db   string
-	hr   *hr
+	t      testing.TB
+	dir    string
+	app    *receiver.MemoryApp
+	url    string
+	st     *store.Store
+	db     string
+	hr     *hr
 	opts   string // extra source settings
 	tExtra string // extra target settings
 }
