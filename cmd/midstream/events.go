@@ -110,6 +110,54 @@ func newEventsCmd(g *globals) *cobra.Command {
 			return writeEventDetail(cmd.OutOrStdout(), ev)
 		},
 	})
+	var retryTarget, retryStatus string
+	retry := &cobra.Command{
+		Use:   "retry [ID] [--target T --status FAILURE]",
+		Short: "Queue a manual retry of a failed event, or of every failure of a target",
+		Long: `retry queues a new event at the end of the object's lane; what it sends is derived
+from the object's current state when it runs, so an old disable can never overtake a
+newer enable. The failed event stays as history. Events waiting on the failed one wait
+on the retry and are released when it succeeds. The retry runs with the next
+` + "`midstream sync`" + ` or the daemon's next delivery to that target.`,
+		Example: `  midstream events retry 1042
+  midstream events retry --target app --status FAILURE`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := store.Open(g.db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			out := cmd.OutOrStdout()
+			switch {
+			case len(args) == 1 && retryTarget == "":
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil {
+					return fmt.Errorf("event id must be a number, not %q", args[0])
+				}
+				n, err := st.Retry(cmd.Context(), id)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "event %d queued as event %d; it runs with the next sync of its target\n", id, n)
+				return nil
+			case len(args) == 0 && retryTarget != "":
+				if !strings.EqualFold(retryStatus, string(store.Failure)) {
+					return fmt.Errorf("--status: only FAILURE events are retried")
+				}
+				ids, err := st.RetryFailures(cmd.Context(), retryTarget)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%d failed event(s) of target %s queued for retry; they run with the next sync of the target\n", len(ids), retryTarget)
+				return nil
+			}
+			return fmt.Errorf("give an event id, or --target T --status FAILURE")
+		},
+	}
+	retry.Flags().StringVar(&retryTarget, "target", "", "retry the failures of this target")
+	retry.Flags().StringVar(&retryStatus, "status", "FAILURE", "with --target: the status to retry (FAILURE)")
+	cmd.AddCommand(retry)
 	return cmd
 }
 

@@ -36,10 +36,19 @@ The exit code is non-zero when any source run or event failed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if o.Full && o.Targets != nil {
+				// --full --target T is a full sync of the target; its
+				// sources are read as usual.
+				o.Full, o.FullTarget = false, true
+			}
+			if o.ChangedOnly && !o.FullTarget {
+				return fmt.Errorf("--changed-only goes with --full --target T")
+			}
 			return runSync(ctx, g, args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().BoolVar(&o.Full, "full", false, "read a full snapshot from incremental sources")
+	cmd.Flags().BoolVar(&o.Full, "full", false, "read a full snapshot from incremental sources; with --target, a full sync of the target")
+	cmd.Flags().BoolVar(&o.ChangedOnly, "changed-only", false, "with --full --target: send only objects whose mapped values differ from what the target last received")
 	cmd.Flags().BoolVar(&o.AllowDeletes, "allow-deletes", false, "apply losses above the mass-deletion guard, this once")
 	cmd.Flags().StringSliceVar(&o.Sources, "source", nil, "run only these sources (repeatable)")
 	cmd.Flags().StringSliceVar(&o.Targets, "target", nil, "deliver only to these targets (repeatable)")
@@ -125,7 +134,11 @@ func printReport(w io.Writer, rep *engine.Report, took time.Duration) {
 		if len(parts) == 0 {
 			parts = []string{"nothing to do"}
 		}
-		fmt.Fprintf(w, "target %s (%s): %d changes, events: %s\n", t.Name, t.Duration.Round(time.Millisecond), t.Consumed, strings.Join(parts, ", "))
+		full := ""
+		if t.FullSync > 0 {
+			full = fmt.Sprintf(", full sync of %d objects", t.FullSync)
+		}
+		fmt.Fprintf(w, "target %s (%s): %d changes%s, events: %s\n", t.Name, t.Duration.Round(time.Millisecond), t.Consumed, full, strings.Join(parts, ", "))
 		if t.Left > 0 {
 			fmt.Fprintf(w, "  %d event(s) left for a later pass (retries not yet due, or waiting on a failed parent)\n", t.Left)
 		}

@@ -28,7 +28,9 @@ type TargetReport struct {
 	Duration time.Duration
 	// Left is how many events remain unfinished (retries not yet due).
 	Left int
-	Err  error
+	// FullSync is how many events a target full sync recorded.
+	FullSync int
+	Err      error
 }
 
 // consumeBatch is how many changes one transaction turns into events.
@@ -43,7 +45,11 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 	rep := &TargetReport{Name: t.Name, Counts: map[store.Status]int{}}
 	defer func() { rep.Duration = time.Since(start) }()
 	var err error
-	if rep.RunID, err = e.st.StartRun(ctx, "target", t.Name, "incremental"); err != nil {
+	mode := "incremental"
+	if o.FullTarget || o.ChangedOnly {
+		mode = "full"
+	}
+	if rep.RunID, err = e.st.StartRun(ctx, "target", t.Name, mode); err != nil {
 		rep.Err = err
 		return rep
 	}
@@ -71,6 +77,14 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		if n < consumeBatch {
 			break
 		}
+	}
+	if o.FullTarget || o.ChangedOnly {
+		n, err := e.st.FullSync(ctx, t.Name, sources, o.ChangedOnly, rep.RunID)
+		if err != nil {
+			rep.Err = err
+			return rep
+		}
+		rep.FullSync = n
 	}
 	conn, err := e.targetConnector(ctx, t)
 	if err != nil {
@@ -281,7 +295,7 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 			res.Excerpt = r.BodyExcerpt
 			res.Synced = cl.syn
 			if r.Outcome == sdk.OutcomeMatchedStale {
-				res.Synced, res.MergeSync = nil, false
+				res.Synced, res.MergeSync, res.ClearSynced = nil, false, true
 			}
 			results <- res
 		}()
@@ -380,13 +394,66 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			return op, res, nil, false
 		}
 		res.SyncedParent = parentHub
+		full := ev.Op == "full" || ev.Op == "changed"
 		switch {
+		case full && linked:
+			// A target full sync: all mapped attributes (or the changed ones),
+			// plus what the application's state and parent lack.
+			var follow []string
+			switch {
+			case obj.State == sdk.StateDisabled && disabledPolicy != "keep" &&
+				(ev.Op == "full" || c.Link.SyncedState != string(sdk.StateDisabled)):
+				// A full sync disables every disabled account again, even one
+				// the link says is disabled: an account re-enabled behind the
+				// hub's back is the drift that matters most.
+				follow = append(follow, "disable")
+			case obj.State == sdk.StateActive && c.Link.SyncedState == string(sdk.StateDisabled):
+				follow = append(follow, "enable")
+			}
+			if c.Link.SyncedParent != "" && parentHub != c.Link.SyncedParent {
+				follow = append(follow, "move")
+			}
+			attrs := mapped
+			if ev.Op == "changed" && c.Link.Synced != nil {
+				attrs = sdk.Attributes{}
+				for _, name := range store.ChangedNames(c.Link.Synced, mapped) {
+					if v, ok := mapped[name]; ok {
+						attrs[name] = v
+					} else {
+						attrs[name] = sdk.Null()
+					}
+				}
+				res.MergeSync = true
+			}
+			if len(attrs) == 0 {
+				if len(follow) == 0 {
+					return skip("unchanged")
+				}
+				// Nothing to update: run the first state or parent change now.
+				op.Op = sdk.Op(follow[0])
+				res.FollowUp = follow[1:]
+				res.Op = string(op.Op)
+				res.Request = requestJSON(op)
+				res.SyncedParent = c.Link.SyncedParent
+				switch op.Op {
+				case sdk.OpMove:
+					res.SyncedParent = parentHub
+				case sdk.OpDisable, sdk.OpEnable:
+					res.SyncedState = string(obj.State)
+				}
+				return op, res, nil, true
+			}
+			op.Op = sdk.OpUpdate
+			op.Attributes = attrs
+			synced = attrs
+			res.FollowUp = follow
+			res.SyncedParent = c.Link.SyncedParent
 		case !linked:
 			op.Op = sdk.OpCreate
 			op.Attributes = mapped
 			synced = mapped
 			res.SyncedState = string(sdk.StateActive)
-			if obj.State == sdk.StateDisabled && c.Link.SyncedState == "" && ev.Op != "create" {
+			if obj.State == sdk.StateDisabled && ev.Op != "create" && disabledPolicy != "keep" {
 				// The create carries no state: a disabled object created
 				// outside its create event is disabled right after.
 				res.FollowUp = append(res.FollowUp, "disable")

@@ -181,6 +181,10 @@ type SyncOptions struct {
 	// RetryWait bounds how long the pass waits for retries that are not
 	// due yet; default 1m.
 	RetryWait time.Duration
+	// FullTarget runs a target full sync (SPEC §4) of the targets the pass
+	// delivers to; ChangedOnly does too, sending only what differs from
+	// the link.
+	FullTarget, ChangedOnly bool
 }
 
 // Report is what a pass did.

@@ -20,6 +20,7 @@ import (
 	"github.com/midstream-io/midstream/core/store"
 	"github.com/midstream-io/midstream/plugins"
 	"github.com/midstream-io/midstream/sdk"
+	"github.com/midstream-io/midstream/sdk/callback"
 	"github.com/midstream-io/midstream/sdk/plugin"
 	"github.com/midstream-io/midstream/sdk/receiver"
 )
@@ -565,4 +566,80 @@ func checkEvents(t *testing.T, e *env, object string, want ...string) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events of %s, newest first (-want +got):\n%s", object, diff)
 	}
+}
+
+func TestManualRetryReleasesWaitingDependents(t *testing.T) {
+	h := newHR(20)
+	e := newEnv(t, h)
+	e.app.FailNext(receiver.Reject("E1001", "department name too long"))
+	rep := e.sync(engine.SyncOptions{})
+	if rep.Targets[0].Counts[store.Failure] != 1 || rep.Targets[0].Left == 0 {
+		t.Fatalf("counts %v, left %d; want the root org FAILED and its subtree WAITING", rep.Targets[0].Counts, rep.Targets[0].Left)
+	}
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := st.RetryFailures(context.Background(), "app")
+	st.Close()
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("retry failures: %v, %v; want one retry", ids, err)
+	}
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	// The failure stays as history, followed by its successful retry.
+	evs := e.events(store.Filter{Kind: sdk.KindOrg, Ops: []string{"create"}, Object: "星河集团"})
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Trigger+" "+string(ev.Status))
+	}
+	if diff := cmp.Diff([]string{"manual SUCCESS", "incremental FAILURE"}, got); diff != "" {
+		t.Errorf("root org's create events (-want +got):\n%s", diff)
+	}
+}
+
+// drift changes what the application holds behind the hub's back.
+func drift(t *testing.T, app *receiver.MemoryApp, op sdk.Operation) {
+	t.Helper()
+	ev, err := callback.NewEvent(op, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTargetFullSyncRepairsDrift(t *testing.T) {
+	h := newHR(30)
+	h.rows["E00009"][2] = "停用"
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	u3, _ := findUser(e, "员工3")
+	u9, _ := findUser(e, "员工9")
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: u3.HubID, TargetID: u3.ID,
+		Attributes: sdk.Attributes{"title": sdk.String("被改过"), "displayName": sdk.String("改名")}})
+	drift(t, e.app, sdk.Operation{ID: "x2", Op: sdk.OpEnable, Kind: sdk.KindUser, HubID: u9.HubID, TargetID: u9.ID})
+	// Incremental sync cannot see the drift.
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if o, _ := findUser(e, "改名"); o.ID == "" {
+		t.Fatal("drift was repaired without a full sync: the test proves nothing")
+	}
+	// --changed-only compares with the link, which the drift did not touch.
+	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
+	mustSucceed(t, rep)
+	for _, ev := range e.events(store.Filter{Statuses: []store.Status{store.Success}}) {
+		if ev.Trigger == "full" {
+			t.Logf("changed-only sent: %s %s %s %s", ev.Op, ev.Kind, ev.DisplayName, ev.Request)
+		}
+	}
+	if rep.Targets[0].Counts[store.Skipped] != rep.Targets[0].FullSync {
+		t.Errorf("changed-only full sync: %v of %d; want every object SKIPPED unchanged", rep.Targets[0].Counts, rep.Targets[0].FullSync)
+	}
+	rep = e.sync(engine.SyncOptions{FullTarget: true})
+	mustSucceed(t, rep)
+	if rep.Targets[0].FullSync != 36 {
+		t.Errorf("full sync recorded %d events, want 36 (30 users, 6 orgs)", rep.Targets[0].FullSync)
+	}
+	e.check()
 }

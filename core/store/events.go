@@ -530,14 +530,17 @@ type Result struct {
 	Request string
 	// Link, for a SUCCESS: the application's id, the values now applied
 	// (nil when unknown), whether the link is gone (a delete).
-	TargetID   string
-	Synced     sdk.Attributes
-	MergeSync  bool
-	Unlink     bool
-	Outcome    string
-	RespStatus int
-	RespID     string
-	Excerpt    string
+	TargetID  string
+	Synced    sdk.Attributes
+	MergeSync bool
+	// ClearSynced forgets the last-synced values (a create that matched an
+	// object it did not update), so the next update sends all of them.
+	ClearSynced bool
+	Unlink      bool
+	Outcome     string
+	RespStatus  int
+	RespID      string
+	Excerpt     string
 	// Error, for a FAILURE or a retry.
 	ErrCategory, ErrCode, ErrMessage string
 	// Reason, for SKIPPED.
@@ -584,7 +587,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 		defer wake.Close()
 		link, err := tx.Prepare(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at) VALUES (?, ?, ?, ?, 1, ?)
 			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
-			synced = excluded.synced, updated_at = excluded.updated_at`)
+			synced = CASE WHEN ? THEN excluded.synced ELSE links.synced END, updated_at = excluded.updated_at`)
 		if err != nil {
 			return err
 		}
@@ -666,7 +669,9 @@ func saveLink(tx *sql.Tx, link *sql.Stmt, r Result, now int64) error {
 			synced = sql.NullString{String: string(EncodeAttributes(r.Synced)), Valid: true}
 		}
 	}
-	_, err := link.Exec(r.Target, r.HubID, r.TargetID, synced, now)
+	// Only a result that says what the application now holds replaces
+	// the last-synced values: a disable or a move leaves them.
+	_, err := link.Exec(r.Target, r.HubID, r.TargetID, synced, now, synced.Valid || r.ClearSynced)
 	return err
 }
 
@@ -796,4 +801,112 @@ func (s *Store) GetEvent(ctx context.Context, id int64) (*Event, error) {
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// ErrNotRetryable is a retry refused, with the reason.
+type ErrNotRetryable struct{ Reason string }
+
+func (e *ErrNotRetryable) Error() string { return e.Reason }
+
+// Retry queues a manual retry of a FAILURE event: a new event (trigger
+// manual) at the end of the object's lane, its operation derived afresh
+// when it runs; the failed event stays as history. Events WAITING on the
+// failed one now wait on the retry, and are released when it succeeds. A
+// retry of an object deleted and never linked is refused.
+func (s *Store) Retry(ctx context.Context, id int64) (int64, error) {
+	var newID int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		newID, err = retry(tx, id, s.nowUnix())
+		return err
+	})
+	return newID, err
+}
+
+func retry(tx *sql.Tx, id, now int64) (int64, error) {
+	var target, hubID, status string
+	if err := tx.QueryRow(`SELECT target, hub_id, status FROM events WHERE id = ?`, id).Scan(&target, &hubID, &status); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, &ErrNotRetryable{fmt.Sprintf("no event %d", id)}
+		}
+		return 0, err
+	}
+	if Status(status) != Failure {
+		return 0, &ErrNotRetryable{fmt.Sprintf("event %d is %s; only a FAILURE is retried", id, status)}
+	}
+	var newer int64
+	if err := tx.QueryRow(`SELECT count(*) FROM events WHERE target = ? AND hub_id = ? AND id > ? AND status NOT IN ('IGNORED')`, target, hubID, id).Scan(&newer); err != nil {
+		return 0, err
+	}
+	if newer > 0 {
+		return 0, &ErrNotRetryable{fmt.Sprintf("event %d has been followed by newer events of its object; retry the latest", id)}
+	}
+	var state string
+	var tid sql.NullString
+	var sent sql.NullBool
+	if err := tx.QueryRow(`SELECT o.state, l.target_id, l.create_sent FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ? WHERE o.hub_id = ?`,
+		target, hubID).Scan(&state, &tid, &sent); err != nil {
+		return 0, err
+	}
+	if state == string(sdk.StateDeleted) && tid.String == "" && !sent.Bool {
+		return 0, &ErrNotRetryable{fmt.Sprintf("event %d: the object was deleted and was never created in %s", id, target)}
+	}
+	st := Queuing
+	var busy int
+	if err := tx.QueryRow(`SELECT count(*) FROM events WHERE target = ? AND hub_id = ? AND status IN `+unfinished, target, hubID).Scan(&busy); err != nil {
+		return 0, err
+	}
+	if busy > 0 {
+		st = Pending
+	}
+	res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id)
+		SELECT target, hub_id, kind, display_name, op, 'manual', ?, changed, seqs, ?, ?, run_id FROM events WHERE id = ?`, string(st), now, now, id)
+	if err != nil {
+		return 0, err
+	}
+	newID, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	_, err = tx.Exec(`UPDATE events SET waits_on = ?, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`, newID, now, id)
+	return newID, err
+}
+
+// RetryFailures queues a manual retry of every FAILURE of target that is
+// its object's latest event, and returns the new events' ids.
+func (s *Store) RetryFailures(ctx context.Context, target string) ([]int64, error) {
+	var out []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		rows, err := tx.Query(`SELECT e.id FROM events e WHERE e.target = ? AND e.status = 'FAILURE'
+			AND NOT EXISTS (SELECT 1 FROM events n WHERE n.target = e.target AND n.hub_id = e.hub_id AND n.id > e.id AND n.status != 'IGNORED')
+			ORDER BY e.id`, target)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		now := s.nowUnix()
+		for _, id := range ids {
+			n, err := retry(tx, id, now)
+			var nr *ErrNotRetryable
+			if errors.As(err, &nr) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
