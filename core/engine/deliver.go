@@ -86,10 +86,17 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		}
 		rep.FullSync = n
 	}
-	conn, err := e.targetConnector(ctx, t)
-	if err != nil {
-		rep.Err = err
-		return rep
+	var conn sdk.Connector = planTarget{}
+	if e.opts.Plan == nil {
+		if conn, err = e.targetConnector(ctx, t); err != nil {
+			rep.Err = err
+			return rep
+		}
+	}
+	if e.opts.Plan != nil {
+		// A dry run calls no application: every operation "succeeds", so
+		// what depends on it is planned too.
+		conn = planTarget{}
 	}
 	tgt, ok := conn.(sdk.Target)
 	if !ok {
@@ -260,6 +267,13 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 	for _, c := range claimed {
 		busy[c.Event.HubID] = true
 		op, res, synced, ok := x.plan(ctx, c)
+		if x.e.opts.Plan != nil {
+			planned := PlannedEvent{Target: x.t.Name, Event: c.Event, Object: c.Object, Link: c.Link, Result: res}
+			if ok {
+				planned.Op = &op
+			}
+			x.e.opts.Plan(planned)
+		}
 		if !ok {
 			*pending = append(*pending, res)
 			continue
@@ -547,3 +561,35 @@ func requestJSON(op sdk.Operation) string {
 	b, _ := json.Marshal(out)
 	return string(b)
 }
+
+// PlannedEvent is what a dry run found an event would do.
+type PlannedEvent struct {
+	Target string
+	Event  *store.Event
+	Object *store.StoredObject
+	// Link is what the application held, as the hub knows it.
+	Link store.Link
+	// Op is the operation that would be sent; nil when none would (then
+	// Result says why: SKIPPED with a reason, or a FAILURE).
+	Op     *sdk.Operation
+	Result store.Result
+}
+
+// planTarget stands in for every target in a dry run.
+type planTarget struct{}
+
+func (planTarget) Metadata() sdk.Metadata { return sdk.Metadata{Name: "plan"} }
+func (planTarget) Schema() sdk.Schema     { return sdk.Schema{} }
+func (planTarget) Configure(context.Context, sdk.ConfigureRequest, *sdk.ConfigureResponse) {
+}
+
+func (planTarget) Apply(_ context.Context, op sdk.Operation) (sdk.Result, error) {
+	id := op.TargetID
+	if id == "" {
+		id = "(new " + op.HubID + ")"
+	}
+	return sdk.Result{TargetID: id}, nil
+}
+
+// Sensitive reports whether an attribute's values are never shown.
+func Sensitive(name string) bool { return sensitiveName.MatchString(name) }

@@ -29,6 +29,10 @@ type Options struct {
 	// LeaseTTL is how long the executor lease lasts without renewal;
 	// default 15s.
 	LeaseTTL time.Duration
+	// Plan, when set, makes the engine a dry run: no application is
+	// called (targets are not even launched) and Plan receives what each
+	// event would do. Run a dry run on a copy of the store (Store.Copy).
+	Plan func(PlannedEvent)
 }
 
 // Progress reports work done so far in a run.

@@ -226,3 +226,10 @@ func saveCursor(tx *sql.Tx, source, cursor string, now int64) error {
 		ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`, source, cursor, now)
 	return err
 }
+
+// CopyTo writes a consistent copy of the store to path, which must not
+// exist: a dry run works on a copy and leaves the store untouched.
+func (s *Store) CopyTo(ctx context.Context, path string) error {
+	_, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}
