@@ -326,18 +326,18 @@ func (x *executor) failed(c *store.Claimed, res store.Result, err error) store.R
 	res.RespStatus, res.Excerpt = se.HTTPStatus, se.BodyExcerpt
 	if se.Category.Retryable() && c.Event.Attempts < x.t.MaxAttempts {
 		res.Status = store.Queuing
-		res.RetryAt = time.Now().Add(backoff(c.Event.Attempts, se.RetryAfter))
+		res.RetryAt = time.Now().Add(backoff(x.e.opts.BackoffBase, c.Event.Attempts, se.RetryAfter))
 		return res
 	}
 	res.Status = store.Failure
 	return res
 }
 
-// backoff is the wait before attempt n+1: exponential from 1s, capped at
-// 5 minutes, with ±20% jitter, and never less than the application's
+// backoff is the wait before attempt n+1: exponential from base, capped
+// at 5 minutes, with ±20% jitter, and never less than the application's
 // Retry-After.
-func backoff(attempts int, retryAfter time.Duration) time.Duration {
-	d := time.Second << min(attempts-1, 9)
+func backoff(base time.Duration, attempts int, retryAfter time.Duration) time.Duration {
+	d := base << min(attempts-1, 9)
 	d = min(d, 5*time.Minute)
 	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	return max(d, retryAfter)

@@ -29,6 +29,9 @@ type Options struct {
 	// LeaseTTL is how long the executor lease lasts without renewal;
 	// default 15s.
 	LeaseTTL time.Duration
+	// BackoffBase is the first retry's wait, doubled on each further
+	// attempt; default 1s.
+	BackoffBase time.Duration
 	// Plan, when set, makes the engine a dry run: no application is
 	// called (targets are not even launched) and Plan receives what each
 	// event would do. Run a dry run on a copy of the store (Store.Copy).
@@ -69,6 +72,9 @@ func New(p *config.Pipeline, st *store.Store, opts Options) *Engine {
 	}
 	if opts.LeaseTTL == 0 {
 		opts.LeaseTTL = 15 * time.Second
+	}
+	if opts.BackoffBase == 0 {
+		opts.BackoffBase = time.Second
 	}
 	return &Engine{p: p, st: st, opts: opts, log: opts.Logger, owner: store.Owner(), conns: map[string]sdk.Connector{}, runLocks: map[string]*sync.Mutex{}}
 }

@@ -66,7 +66,7 @@ func newHR(n int) *hr {
 type env struct {
 	t      testing.TB
 	dir    string
-	app    *receiver.MemoryApp
+	app    *failingApp
 	url    string
 	st     *store.Store
 	db     string
@@ -77,7 +77,7 @@ type env struct {
 
 func newEnv(t testing.TB, h *hr) *env {
 	t.Helper()
-	app := receiver.NewMemoryApp()
+	app := &failingApp{MemoryApp: receiver.NewMemoryApp()}
 	hd, err := receiver.New(receiver.Options{Token: "t0ken", App: app})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func (e *env) sync(o engine.SyncOptions) *engine.Report {
 		e.t.Fatal(err)
 	}
 	defer st.Close()
-	eng := engine.New(p, st, engine.Options{})
+	eng := engine.New(p, st, engine.Options{BackoffBase: 10 * time.Millisecond})
 	if err := eng.Start(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -228,17 +228,28 @@ func (h *hr) want() []string {
 
 func (e *env) check() {
 	e.t.Helper()
+	if diff := diffHeld(e); diff != "" {
+		e.t.Fatal(diff)
+	}
+}
+
+// diffHeld compares the application with the export, and checks that no
+// hub object is held twice.
+func diffHeld(e *env) string {
 	if diff := cmp.Diff(e.hr.want(), e.held()); diff != "" {
-		e.t.Fatalf("application state (-want +got):\n%s", diff)
+		return "application state (-want +got):\n" + diff
 	}
 	seen := map[string]string{}
 	for _, o := range e.app.Objects() {
 		if prev, ok := seen[o.HubID]; ok {
-			e.t.Fatalf("hub object %s is held twice, as %s and %s", o.HubID, prev, o.ID)
+			return fmt.Sprintf("hub object %s is held twice, as %s and %s", o.HubID, prev, o.ID)
 		}
 		seen[o.HubID] = o.ID
 	}
+	return ""
 }
+
+func sortStrings(s []string) { sort.Strings(s) }
 
 func TestFullSyncDeliversTheExport(t *testing.T) {
 	h := newHR(60)
@@ -599,13 +610,13 @@ func TestManualRetryReleasesWaitingDependents(t *testing.T) {
 }
 
 // drift changes what the application holds behind the hub's back.
-func drift(t *testing.T, app *receiver.MemoryApp, op sdk.Operation) {
+func drift(t *testing.T, app *failingApp, op sdk.Operation) {
 	t.Helper()
 	ev, err := callback.NewEvent(op, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := app.Handle(context.Background(), ev); err != nil {
+	if _, err := app.MemoryApp.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 }

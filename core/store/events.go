@@ -580,7 +580,11 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			return err
 		}
 		defer release.Close()
-		wake, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`)
+		// Any success of an object releases what waits on any of its
+		// events: an update that ran as a create after a failed create links
+		// the object just as well.
+		wake, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
+			SELECT id FROM events WHERE target = ? AND hub_id = ?)`)
 		if err != nil {
 			return err
 		}
@@ -623,7 +627,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					}
 				}
 				if waiting {
-					if _, err := wake.Exec(now, r.EventID); err != nil {
+					if _, err := wake.Exec(now, r.Target, r.HubID); err != nil {
 						return err
 					}
 				}
@@ -833,13 +837,6 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 	}
 	if Status(status) != Failure {
 		return 0, &ErrNotRetryable{fmt.Sprintf("event %d is %s; only a FAILURE is retried", id, status)}
-	}
-	var newer int64
-	if err := tx.QueryRow(`SELECT count(*) FROM events WHERE target = ? AND hub_id = ? AND id > ? AND status NOT IN ('IGNORED')`, target, hubID, id).Scan(&newer); err != nil {
-		return 0, err
-	}
-	if newer > 0 {
-		return 0, &ErrNotRetryable{fmt.Sprintf("event %d has been followed by newer events of its object; retry the latest", id)}
 	}
 	var state string
 	var tid sql.NullString
