@@ -86,6 +86,12 @@ func (r *Record) Validate() error {
 	return nil
 }
 
+// ManagerAttribute is the attribute holding a user's manager: the external
+// id of another user of the same source. It is a reference: the engine
+// sends it to each target as the manager's id in that application, and
+// updates the user once the manager is created there.
+const ManagerAttribute = "manager"
+
 // Attributes maps attribute names to typed values.
 type Attributes map[string]Value
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -103,7 +104,7 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		rep.Err = fmt.Errorf("target %s: connector %s is not a target", t.Name, t.Connector)
 		return rep
 	}
-	ex := &executor{e: e, t: t, conn: tgt, rep: rep, retryWait: o.RetryWait}
+	ex := &executor{e: e, t: t, conn: tgt, rep: rep, retryWait: o.RetryWait, mapsManager: mapsManager(t)}
 	if ex.retryWait == 0 {
 		ex.retryWait = time.Minute
 	}
@@ -119,12 +120,15 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 }
 
 type executor struct {
-	e         *Engine
-	t         *config.Target
-	conn      sdk.Target
-	rep       *TargetReport
-	limiter   *rate.Limiter
-	retryWait time.Duration
+	// mapsManager is set when the target receives users' managers, so a
+	// user's create is followed by updates of the users it manages.
+	mapsManager bool
+	e           *Engine
+	t           *config.Target
+	conn        sdk.Target
+	rep         *TargetReport
+	limiter     *rate.Limiter
+	retryWait   time.Duration
 }
 
 // run claims ready events, runs them at the target's concurrency and
@@ -302,6 +306,10 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 			}
 			res := cl.res
 			res.Status = store.Success
+			res.FollowReports = x.mapsManager
+			if x.mapsManager && cl.c.Manager != nil && cl.c.Manager.TargetID == "" {
+				res.ManagerPending = cl.c.Manager.HubID
+			}
 			res.Outcome = string(r.Outcome)
 			res.TargetID = r.TargetID
 			res.RespID = r.TargetID
@@ -390,17 +398,14 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		}
 	case obj.State == sdk.StateDeleted:
 		return skip("the object was deleted since")
-	case ev.Op == "disable" || ev.Op == "enable":
-		if !everSent {
-			return skip("never created")
-		}
+	case (ev.Op == "disable" || ev.Op == "enable") && linked:
 		if ev.Op == "disable" && disabledPolicy == "keep" {
 			return skip("policy keep: the account stays enabled")
 		}
 		op.Op = sdk.Op(ev.Op)
 		res.SyncedState = string(obj.State)
 	default:
-		mapped, err := x.outbound(ctx, obj)
+		mapped, err := x.outbound(ctx, obj, c.Manager)
 		if err != nil {
 			res.Status = store.Failure
 			res.ErrCategory = string(sdk.CategoryPermanent)
@@ -468,6 +473,8 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			synced = mapped
 			res.SyncedState = string(sdk.StateActive)
 			if obj.State == sdk.StateDisabled && ev.Op != "create" && disabledPolicy != "keep" {
+				// Also what a disable of an object the application does not
+				// hold yet becomes: derived afresh, a create, then the disable.
 				// The create carries no state: a disabled object created
 				// outside its create event is disabled right after.
 				res.FollowUp = append(res.FollowUp, "disable")
@@ -512,12 +519,25 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 
 // outbound maps a hub object to the target's attributes; a kind without a
 // mapping sends the hub attributes as they are.
-func (x *executor) outbound(ctx context.Context, o *store.StoredObject) (sdk.Attributes, error) {
+//
+// A user's manager is a reference: the mapping sees, and the application
+// receives, the manager's id in the application — null until the manager
+// is linked there, when a follow-up update sends it.
+func (x *executor) outbound(ctx context.Context, o *store.StoredObject, manager *sdk.Ref) (sdk.Attributes, error) {
+	attrs := o.Attributes
+	if _, ok := attrs[sdk.ManagerAttribute]; ok && o.Kind == sdk.KindUser {
+		attrs = attrs.Clone()
+		if manager != nil && manager.TargetID != "" {
+			attrs[sdk.ManagerAttribute] = sdk.String(manager.TargetID)
+		} else {
+			attrs[sdk.ManagerAttribute] = sdk.Null()
+		}
+	}
 	m := x.t.Mappings[o.Kind]
 	if m == nil {
-		return o.Attributes, nil
+		return attrs, nil
 	}
-	return m.Apply(ctx, mapping.Input{Kind: o.Kind, ID: o.HubID, State: o.State, Attributes: o.Attributes, Target: x.t.Name, Now: time.Now()})
+	return m.Apply(ctx, mapping.Input{Kind: o.Kind, ID: o.HubID, State: o.State, Attributes: attrs, Target: x.t.Name, Now: time.Now()})
 }
 
 // eventKey is an event's idempotency key, the same on every attempt.
@@ -593,3 +613,18 @@ func (planTarget) Apply(_ context.Context, op sdk.Operation) (sdk.Result, error)
 
 // Sensitive reports whether an attribute's values are never shown.
 func Sensitive(name string) bool { return sensitiveName.MatchString(name) }
+
+// mapsManager reports whether target t sends users' managers: it has no
+// user mapping (attributes pass through), or one that reads the manager.
+func mapsManager(t *config.Target) bool {
+	spec, ok := t.MappingSpecs[sdk.KindUser]
+	if !ok {
+		return true
+	}
+	for _, a := range spec.Attributes {
+		if a.From == sdk.ManagerAttribute || strings.Contains(a.Script, sdk.ManagerAttribute) {
+			return true
+		}
+	}
+	return false
+}

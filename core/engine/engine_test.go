@@ -73,6 +73,8 @@ type env struct {
 	hr     *hr
 	opts   string // extra source settings
 	tExtra string // extra target settings
+	// mapping replaces the target's user mapping ("-" for none).
+	mapping string
 }
 
 func newEnv(t testing.TB, h *hr) *env {
@@ -108,19 +110,29 @@ target "callback" "app" {
   concurrency = 8
   max_attempts = 3
   %s
-  mapping "user" {
-    attribute "displayName" { from = "name" }
-    attribute "title"       { from = "title" }
-    attribute "userName"    { script = "object.id.slice(2, 10) + '.' + record.name" }
-  }
+  %s
 }
-`, e.opts, e.url+"/", e.tExtra)
+`, e.opts, e.url+"/", e.tExtra, e.userMapping())
 	if err := os.WriteFile(filepath.Join(e.dir, "pipeline.hcl"), []byte(pipeline), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(e.dir, "hr.csv"), []byte(e.hr.csv()), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+func (e *env) userMapping() string {
+	switch e.mapping {
+	case "":
+		return `mapping "user" {
+    attribute "displayName" { from = "name" }
+    attribute "title"       { from = "title" }
+    attribute "userName"    { script = "object.id.slice(2, 10) + '.' + record.name" }
+  }`
+	case "-":
+		return ""
+	}
+	return e.mapping
 }
 
 // sync runs one pass with a fresh engine, as `midstream sync` does.
@@ -653,4 +665,36 @@ func TestTargetFullSyncRepairsDrift(t *testing.T) {
 		t.Errorf("full sync recorded %d events, want 36 (30 users, 6 orgs)", rep.Targets[0].FullSync)
 	}
 	e.check()
+}
+
+func TestManagerIsSentAsTheApplicationsID(t *testing.T) {
+	h := newHR(30)
+	// Reports before their manager in the export: their creates go out
+	// before the manager is linked, and follow-up updates bring its id.
+	h.rows["E00000"][4] = "E00029"
+	h.rows["E00029"][4] = ""
+	e := newEnv(t, h)
+	e.mapping = `mapping "user" {
+    attribute "displayName" { from = "name" }
+    attribute "title"       { from = "title" }
+    attribute "manager"     { from = "manager" }
+  }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	byName := map[string]receiver.MemoryObject{}
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindUser {
+			byName[o.Attributes.String("displayName")] = o
+		}
+	}
+	for id, row := range h.rows {
+		u := byName[row[0]]
+		want := ""
+		if row[4] != "" {
+			want = byName[h.rows[row[4]][0]].ID
+		}
+		if got := u.Attributes.String("manager"); got != want {
+			t.Errorf("%s (%s): manager %q, want %q (the manager's id in the application)", row[0], id, got, want)
+		}
+	}
 }

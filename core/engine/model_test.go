@@ -21,7 +21,7 @@ import (
 // exactly what the export says: no change lost, no object twice.
 // MIDSTREAM_MODEL_SEED reproduces one run.
 func TestModel(t *testing.T) {
-	seeds := []uint64{1, 2, 3, 4, 5}
+	seeds := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if s := os.Getenv("MIDSTREAM_MODEL_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {

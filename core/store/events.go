@@ -274,6 +274,9 @@ type Claimed struct {
 	// org) and its link; Orgs are a user's memberships.
 	Parent *sdk.Ref
 	Orgs   []sdk.Ref
+	// Manager is a user's manager (the reference attribute "manager") and
+	// its link in the target; nil when the user has none.
+	Manager *sdk.Ref
 }
 
 // StoredObject is a directory object.
@@ -416,6 +419,17 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			c.Orgs = append(c.Orgs, *r)
 		}
 	}
+	if m, ok := obj.Attributes[sdk.ManagerAttribute]; ok && obj.Kind == sdk.KindUser && m.Type() == sdk.TypeString && m.Str() != "" {
+		var r sdk.Ref
+		err := tx.QueryRow(`SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
+			WHERE o.source = ? AND o.kind = 'user' AND o.external_id = ?`, e.Target, obj.Source, m.Str()).Scan(&r.HubID, &r.TargetID)
+		switch {
+		case err == nil:
+			c.Manager = &r
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, err
+		}
+	}
 	needsParent := e.Op != "delete" && e.Op != "disable" && e.Op != "enable" && obj.State != sdk.StateDeleted &&
 		(e.Op == "move" || e.Op == "create" || c.Link.TargetID == "")
 	if needsParent && c.Parent != nil && c.Parent.TargetID == "" {
@@ -552,6 +566,14 @@ type Result struct {
 	// SyncedState and SyncedParent, for a SUCCESS, are the object's state
 	// and parent hub id the application now holds ("" leaves them).
 	SyncedState, SyncedParent string
+	// FollowReports, for the SUCCESS of a user's create, records updates
+	// of the users it manages that are already linked, so they receive
+	// its id as their manager.
+	FollowReports bool
+	// ManagerPending, for a user's SUCCESS, is its manager's hub id when
+	// the manager was sent as null (not linked yet); if the manager has
+	// been linked meanwhile, an update follows.
+	ManagerPending string
 	// FollowUp, for a SUCCESS, records further events for the object at
 	// the end of its lane (an enable after a re-created orphan).
 	FollowUp []string
@@ -619,6 +641,28 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					synced_parent = CASE WHEN ? != '' THEN ? ELSE synced_parent END WHERE target = ? AND hub_id = ?`,
 					map[bool]string{true: "orphan", false: "linked"}[r.Orphan], r.SyncedState, r.SyncedState, r.SyncedParent, r.SyncedParent, r.Target, r.HubID); err != nil {
 					return err
+				}
+				if r.Op == string(sdk.OpCreate) && r.FollowReports {
+					// Users whose manager this is, linked before it, now
+					// learn its id (SPEC §4: reference attributes).
+					if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, created_at, updated_at, run_id)
+						SELECT ?, u.hub_id, 'user', u.display_name, 'update', 'incremental',
+							CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.target = ? AND x.hub_id = u.hub_id AND x.status IN `+unfinished+`) THEN 'PENDING' ELSE 'QUEUING' END,
+							'["manager"]', ?, ?, 0
+						FROM objects m JOIN objects u ON u.source = m.source AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = m.external_id
+						JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
+						WHERE m.hub_id = ? AND m.kind = 'user' AND u.hub_id != m.hub_id`, r.Target, r.Target, now, now, r.Target, r.HubID); err != nil {
+						return err
+					}
+				}
+				if r.ManagerPending != "" {
+					var linked bool
+					if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM links WHERE target = ? AND hub_id = ? AND target_id != '')`, r.Target, r.ManagerPending).Scan(&linked); err != nil {
+						return err
+					}
+					if linked {
+						r.FollowUp = append(r.FollowUp, "update")
+					}
 				}
 				for _, op := range r.FollowUp {
 					if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at, run_id)
@@ -856,8 +900,8 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 	if busy > 0 {
 		st = Pending
 	}
-	res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id)
-		SELECT target, hub_id, kind, display_name, op, 'manual', ?, changed, seqs, ?, ?, run_id FROM events WHERE id = ?`, string(st), now, now, id)
+	res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id, retry_of)
+		SELECT target, hub_id, kind, display_name, op, 'manual', ?, changed, seqs, ?, ?, run_id, id FROM events WHERE id = ?`, string(st), now, now, id)
 	if err != nil {
 		return 0, err
 	}
@@ -869,14 +913,16 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 	return newID, err
 }
 
-// RetryFailures queues a manual retry of every FAILURE of target that is
-// its object's latest event, and returns the new events' ids.
+// RetryFailures queues a manual retry of every FAILURE of target not yet
+// retried, and returns the new events' ids. A failure followed by later
+// events of its object is retried too: what it failed to send (say, an
+// update of attributes before a move) is derived afresh when it runs.
 func (s *Store) RetryFailures(ctx context.Context, target string) ([]int64, error) {
 	var out []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		rows, err := tx.Query(`SELECT e.id FROM events e WHERE e.target = ? AND e.status = 'FAILURE'
-			AND NOT EXISTS (SELECT 1 FROM events n WHERE n.target = e.target AND n.hub_id = e.hub_id AND n.id > e.id AND n.status != 'IGNORED')
+			AND NOT EXISTS (SELECT 1 FROM events r WHERE r.retry_of = e.id)
 			ORDER BY e.id`, target)
 		if err != nil {
 			return err

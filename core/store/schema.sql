@@ -28,6 +28,9 @@ CREATE TABLE objects (
 );
 CREATE INDEX objects_parent ON objects (source, parent_ext);
 CREATE INDEX objects_seen ON objects (source, seen_run);
+-- Users by their manager (a reference attribute), to update them once
+-- their manager is linked in a target.
+CREATE INDEX objects_manager ON objects (source, json_extract(attributes, '$.manager')) WHERE kind = 'user';
 
 -- Where incremental reading of each source resumes.
 CREATE TABLE cursors (
@@ -136,6 +139,8 @@ CREATE TABLE events (
 	reason           TEXT NOT NULL DEFAULT '',
 	run_id           INTEGER NOT NULL DEFAULT 0,
 	waits_on         INTEGER NOT NULL DEFAULT 0,
+	-- The FAILURE event this event retries (a manual retry).
+	retry_of         INTEGER NOT NULL DEFAULT 0,
 	-- The lease owner that marked the event RUNNING.
 	owner            TEXT NOT NULL DEFAULT ''
 );
@@ -146,6 +151,7 @@ CREATE INDEX events_status ON events (status, id);
 CREATE INDEX events_created ON events (created_at);
 CREATE INDEX events_hub ON events (hub_id, id);
 CREATE INDEX events_waits ON events (waits_on) WHERE waits_on != 0;
+CREATE INDEX events_retry ON events (retry_of) WHERE retry_of != 0;
 
 -- The single-executor lease (SPEC §14).
 CREATE TABLE lease (
