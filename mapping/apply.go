@@ -14,37 +14,69 @@ import (
 	"github.com/midstream-io/midstream/sdk"
 )
 
+// apply is Run's attributes.
 func (c *compiled) apply(ctx context.Context, in Input) (sdk.Attributes, error) {
+	r, err := c.run(ctx, &in)
+	return r.Attributes, err
+}
+
+func (c *compiled) run(ctx context.Context, in *Input) (Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, canceled(in.ID, err)
+		return Result{}, canceled(in.ID, err)
 	}
 	if c.kind != "" && in.Kind != "" && in.Kind != c.kind {
-		return nil, fmt.Errorf("mapping of %s objects applied to %s %s", c.kind, in.Kind, in.ID)
+		return Result{}, fmt.Errorf("mapping of %s objects applied to %s %s", c.kind, in.Kind, in.ID)
 	}
 	out := make(sdk.Attributes, len(c.attrs))
 	if c.scripts == 0 {
 		for i := range c.attrs {
-			out[c.attrs[i].name] = in.Attributes[c.attrs[i].from]
+			a := &c.attrs[i]
+			if in.Update && a.def.Mode == ModeCreateOnly {
+				continue
+			}
+			if a.src == fromValue {
+				out[a.name] = a.value
+			} else {
+				out[a.name] = in.Attributes[a.from]
+			}
 		}
-		return out, nil
-	}
-	v, err := c.get()
-	if err != nil {
-		return nil, err
-	}
-	broken, err := v.run(ctx, &in, out)
-	if broken {
-		v.release()
 	} else {
-		c.put(v)
-	}
-	if err != nil {
-		if errors.Is(err, errCanceled) {
-			return nil, canceled(in.ID, ctx.Err())
+		v, err := c.get()
+		if err != nil {
+			return Result{}, err
 		}
-		return nil, err
+		broken, err := v.run(ctx, in, out)
+		if broken {
+			v.release()
+		} else {
+			c.put(v)
+		}
+		if err != nil {
+			if errors.Is(err, errCanceled) {
+				return Result{}, canceled(in.ID, ctx.Err())
+			}
+			return Result{}, err
+		}
 	}
-	return out, nil
+	if len(c.checked) > 0 {
+		if err := c.check(in.ID, out, in.Update); err != nil {
+			return Result{}, err
+		}
+	}
+	reserved, err := c.reserve(ctx, in, out)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Attributes: out, Reserved: reserved}, nil
+}
+
+// maskMsg replaces a message about a sensitive attribute's value, which
+// may show the value, by one that does not.
+func (d *Definition) maskMsg(msg string) string {
+	if d.Sensitive {
+		return "the script returned a value of no attribute type (not shown: the attribute is sensitive); return a string, number, boolean, Date, array of strings or null"
+	}
+	return msg
 }
 
 // errCanceled marks a call stopped because its context ended.
@@ -54,39 +86,90 @@ func canceled(id string, cause error) error {
 	return fmt.Errorf("mapping %s: %w", id, cause)
 }
 
-// run computes the attributes of in into out on v. broken reports a Go
-// panic, after which v must not be reused.
+// run computes the attributes of in into out on v: the function's, then
+// each attribute's. broken reports a Go panic, after which v must not be
+// reused.
 func (v *vm) run(ctx context.Context, in *Input, out sdk.Attributes) (broken bool, err error) {
 	c := v.c
-	i := 0
+	var cur *attr // what runs, to blame for a panic
 	defer func() {
 		if x := recover(); x != nil {
 			broken = true
-			a := &c.attrs[i]
-			err = &ScriptError{Attribute: a.name, Pos: a.pos, ID: in.ID,
-				Msg: fmt.Sprintf("internal error: %v", x)}
+			se := &ScriptError{ID: in.ID, Msg: fmt.Sprintf("internal error: %v", x)}
+			if cur != nil {
+				se.Attribute, se.Pos = cur.name, cur.pos
+			}
+			err = se
 		}
 		v.end()
 	}()
 	v.begin(ctx, in)
 	undefined := goja.Undefined()
-	for i = range c.attrs {
+	if c.fn != nil {
+		cur = c.fn
+		res, err := v.fn(undefined, v.args...)
+		if err != nil {
+			return false, v.scriptError(c.fn, in, err)
+		}
+		if err := v.functionResult(res, in, out); err != nil {
+			return false, err
+		}
+	}
+	for i := range c.attrs {
 		a := &c.attrs[i]
-		if a.prog == nil {
-			out[a.name] = in.Attributes[a.from]
+		if in.Update && a.def.Mode == ModeCreateOnly {
+			delete(out, a.name)
 			continue
 		}
-		res, err := v.fns[i](undefined, v.args...)
-		if err != nil {
-			return false, v.scriptError(a, in, err)
+		cur = a
+		switch a.src {
+		case fromInput:
+			out[a.name] = in.Attributes[a.from]
+		case fromValue:
+			out[a.name] = a.value
+		case fromFunction:
+			if _, ok := out[a.name]; !ok {
+				out[a.name] = sdk.Null()
+			}
+		case fromScript:
+			res, err := v.fns[i](undefined, v.args...)
+			if err != nil {
+				return false, v.scriptError(a, in, err)
+			}
+			x, msg := fromJS(res)
+			if msg != "" {
+				return false, &ScriptError{Attribute: a.name, Pos: a.pos, ID: in.ID, Msg: a.def.maskMsg(msg)}
+			}
+			out[a.name] = x
 		}
-		x, msg := fromJS(res)
-		if msg != "" {
-			return false, &ScriptError{Attribute: a.name, Pos: a.pos, ID: in.ID, Msg: msg}
-		}
-		out[a.name] = x
 	}
 	return false, nil
+}
+
+// functionResult copies the properties of the object the whole-object
+// function returned into out, but those an attribute with a source
+// overrides.
+func (v *vm) functionResult(res goja.Value, in *Input, out sdk.Attributes) error {
+	fn := v.c.fn
+	o, ok := res.(*goja.Object)
+	if !ok || o.ClassName() != "Object" {
+		return &ScriptError{Pos: fn.pos, ID: in.ID,
+			Msg: "the function returned " + describe(res) + "; return an object of attributes, such as ({ userName: record.email })"}
+	}
+	for _, k := range o.Keys() {
+		if i, ok := v.c.index[k]; ok && v.c.attrs[i].src != fromFunction {
+			continue
+		}
+		x, msg := fromJS(o.Get(k))
+		if msg != "" {
+			if i, ok := v.c.index[k]; ok {
+				msg = v.c.attrs[i].def.maskMsg(msg)
+			}
+			return &ScriptError{Attribute: k, Pos: fn.pos, ID: in.ID, Msg: msg}
+		}
+		out[k] = x
+	}
+	return nil
 }
 
 // scriptError turns an error from running a's script into a ScriptError

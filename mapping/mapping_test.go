@@ -236,7 +236,7 @@ func TestCompileErrors(t *testing.T) {
 		},
 		"neither": {
 			attrs: []Attribute{{Name: "a", Pos: at(4, 3)}},
-			want:  []*CompileError{{Attribute: "a", Pos: at(4, 3), Msg: "set one of from and script"}},
+			want:  []*CompileError{{Attribute: "a", Pos: at(4, 3), Msg: "set one of from, value and script"}},
 		},
 		"every error": {
 			attrs: []Attribute{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,10 +19,15 @@ import (
 type vm struct {
 	c   *compiled
 	rt  *goja.Runtime
-	fns []goja.Callable // per attribute; nil for from attributes
+	fns []goja.Callable // per attribute; nil for those without a script
+	fn  goja.Callable   // the whole-object function, or nil
 
 	rec     recordObject
 	obj     objectObject
+	org     recordObject // object.org
+	mgr     recordObject // object.manager
+	orgVal  goja.Value
+	mgrVal  goja.Value
 	args    []goja.Value // record and object, passed to every script
 	dateCtr goja.Value
 	now     time.Time // the current call's clock, read by now() and Date
@@ -61,10 +67,14 @@ func (c *compiled) newVM() (*vm, error) {
 	// new Date() and Date.now() are the run's start time too, like now().
 	rt.SetTimeSource(func() time.Time { return v.now })
 	v.dateCtr = rt.Get("Date")
-	v.rec.v = v
+	v.rec.v, v.rec.name = v, "record"
 	v.obj.v = v
+	v.org.v, v.org.name = v, "object.org"
+	v.mgr.v, v.mgr.name = v, "object.manager"
 	recVal := rt.NewDynamicObject(&v.rec)
 	objVal := rt.NewDynamicObject(&v.obj)
+	v.orgVal = rt.NewDynamicObject(&v.org)
+	v.mgrVal = rt.NewDynamicObject(&v.mgr)
 	v.args = []goja.Value{recVal, objVal}
 	for _, install := range c.library {
 		if err := install(v); err != nil {
@@ -73,6 +83,17 @@ func (c *compiled) newVM() (*vm, error) {
 	}
 	if _, err := rt.RunProgram(lockdown); err != nil {
 		return nil, fmt.Errorf("mapping: set up a script runtime: %w", err)
+	}
+	if c.fn != nil {
+		f, err := rt.RunProgram(c.fn.prog)
+		if err != nil {
+			return nil, fmt.Errorf("mapping: load the mapping function: %w", err)
+		}
+		fn, ok := goja.AssertFunction(f)
+		if !ok {
+			return nil, fmt.Errorf("mapping: the mapping function did not load as a function")
+		}
+		v.fn = fn
 	}
 	for i := range c.attrs {
 		a := &c.attrs[i]
@@ -117,6 +138,12 @@ func (c *compiled) put(v *vm) {
 func (v *vm) begin(ctx context.Context, in *Input) {
 	v.rec.attrs = in.Attributes
 	v.obj.in = in
+	if in.Org != nil {
+		v.org.attrs = in.Org.Attributes
+	}
+	if in.Manager != nil {
+		v.mgr.attrs = in.Manager.Attributes
+	}
 	v.now = in.Now
 	if v.now.IsZero() {
 		v.now = time.Now()
@@ -162,6 +189,8 @@ func (v *vm) end() {
 	// false under mu.
 	v.rt.ClearInterrupt()
 	v.rec.attrs = nil
+	v.org.attrs = nil
+	v.mgr.attrs = nil
 	v.obj.in = nil
 }
 
@@ -227,9 +256,11 @@ func (v *vm) readOnly(name, key string) {
 }
 
 // recordObject is the script's `record`: the input attributes, converted
-// when a script reads them. One per runtime, pointed at each call's input.
+// when a script reads them. One per runtime, pointed at each call's input;
+// object.org and object.manager are two more, over theirs.
 type recordObject struct {
 	v     *vm
+	name  string // what scripts call it, for errors
 	attrs sdk.Attributes
 }
 
@@ -247,12 +278,12 @@ func (r *recordObject) Has(key string) bool {
 }
 
 func (r *recordObject) Set(key string, _ goja.Value) bool {
-	r.v.readOnly("record", key)
+	r.v.readOnly(r.name, key)
 	return false
 }
 
 func (r *recordObject) Delete(key string) bool {
-	r.v.readOnly("record", key)
+	r.v.readOnly(r.name, key)
 	return false
 }
 
@@ -265,37 +296,61 @@ type objectObject struct {
 	in *Input
 }
 
-var objectKeys = []string{"id", "kind", "state", "target"}
+var objectKeys = []string{"id", "kind", "state", "target", "org", "orgId", "orgPath", "manager", "managerId"}
 
 func (o *objectObject) Get(key string) goja.Value {
-	if o.in == nil {
+	in := o.in
+	if in == nil {
 		return nil
 	}
+	rt := o.v.rt
 	switch key {
 	case "id":
-		return o.v.rt.ToValue(o.in.ID)
+		return rt.ToValue(in.ID)
 	case "kind":
-		if o.in.Kind == "" {
-			return o.v.rt.ToValue(string(o.v.c.kind))
+		if in.Kind == "" {
+			return rt.ToValue(string(o.v.c.kind))
 		}
-		return o.v.rt.ToValue(string(o.in.Kind))
+		return rt.ToValue(string(in.Kind))
 	case "state":
-		if o.in.State == "" {
-			return o.v.rt.ToValue(string(sdk.StateActive))
+		if in.State == "" {
+			return rt.ToValue(string(sdk.StateActive))
 		}
-		return o.v.rt.ToValue(string(o.in.State))
+		return rt.ToValue(string(in.State))
 	case "target":
-		return o.v.rt.ToValue(o.in.Target)
+		return rt.ToValue(in.Target)
+	case "org":
+		if in.Org == nil {
+			return goja.Null()
+		}
+		return o.v.orgVal
+	case "orgId":
+		if in.Org == nil {
+			return goja.Null()
+		}
+		return rt.ToValue(in.Org.ID)
+	case "orgPath":
+		items := make([]any, len(in.OrgPath))
+		for i, s := range in.OrgPath {
+			items[i] = s
+		}
+		return rt.NewArray(items...)
+	case "manager":
+		if in.Manager == nil {
+			return goja.Null()
+		}
+		return o.v.mgrVal
+	case "managerId":
+		if in.Manager == nil {
+			return goja.Null()
+		}
+		return rt.ToValue(in.Manager.ID)
 	}
 	return nil
 }
 
 func (o *objectObject) Has(key string) bool {
-	switch key {
-	case "id", "kind", "state", "target":
-		return true
-	}
-	return false
+	return slices.Contains(objectKeys, key)
 }
 
 func (o *objectObject) Set(key string, _ goja.Value) bool {
@@ -321,24 +376,3 @@ for (const name of ["Math", "JSON", "Reflect", "Atomics"]) {
 	if (typeof globalThis[name] === "object") Object.freeze(globalThis[name]);
 }
 `, true)
-
-// defaultLibrary installs the globals every script sees. Later helpers
-// (case, dates, hashing, pinyin, …) are added here.
-var defaultLibrary = []func(*vm) error{installNow}
-
-// installNow defines now(): the run's start time, from the current call.
-func installNow(v *vm) error {
-	return v.defineFunc("now", func(goja.FunctionCall) goja.Value {
-		return v.date(v.now)
-	})
-}
-
-// defineFunc defines a global function implemented in Go, named name in
-// JavaScript (not after the Go function) and read-only.
-func (v *vm) defineFunc(name string, fn func(goja.FunctionCall) goja.Value) error {
-	f := v.rt.ToValue(fn).(*goja.Object)
-	if err := f.DefineDataProperty("name", v.rt.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
-		return err
-	}
-	return v.rt.GlobalObject().DefineDataProperty(name, f, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
-}

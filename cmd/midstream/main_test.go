@@ -261,3 +261,64 @@ func TestSyncSurvivesSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashAtSeveralPoints SIGKILLs the engine again and again while it
+// delivers 20,000 users, then lets a last sync finish: the application
+// must hold exactly the export, and no create may have made a second
+// object (every id the application ever gave is an object it holds).
+func TestCrashAtSeveralPoints(t *testing.T) {
+	users := 20000
+	if testing.Short() {
+		users = 3000
+	}
+	app := receiver.NewMemoryApp()
+	h, err := receiver.New(receiver.Options{Token: "t0ken", App: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := &crashPeer{app: app}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { peer.ServeHTTP(w, r, h) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	writeExport(t, dir, users, srv.URL)
+	db := filepath.Join(dir, "midstream.db")
+
+	for i, at := range []int64{int64(users) / 20, int64(users) * 2 / 5, int64(users) * 3 / 4} {
+		run := midstream(t, "sync", "--db", db, dir)
+		var out bytes.Buffer
+		run.Stdout, run.Stderr = &out, &out
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
+		}
+		killed := make(chan struct{})
+		peer.mu.Lock()
+		peer.at = at
+		peer.hook = func() {
+			_ = syscall.Kill(run.Process.Pid, syscall.SIGKILL)
+			close(killed)
+		}
+		peer.mu.Unlock()
+		err := run.Wait()
+		select {
+		case <-killed:
+		default:
+			t.Fatalf("crash %d: the sync ended (%v) before request %d:\n%s", i+1, err, at, out.String())
+		}
+	}
+	last := midstream(t, "sync", "--db", db, dir)
+	if b, err := last.CombinedOutput(); err != nil {
+		t.Fatalf("sync after the crashes: %v\n%s", err, b)
+	}
+	checkApp(t, app, users)
+	maxID := 0
+	for _, o := range app.Objects() {
+		_, n, _ := strings.Cut(o.ID, "-")
+		if v, _ := strconv.Atoi(n); v > maxID {
+			maxID = v
+		}
+	}
+	if held := len(app.Objects()); maxID != held {
+		t.Errorf("the application gave %d ids but holds %d objects: a create was applied twice", maxID, held)
+	}
+	t.Logf("%d requests for %d objects across 3 crashes", peer.requests.Load(), len(app.Objects()))
+}

@@ -28,7 +28,28 @@ import (
 	"github.com/midstream-io/midstream/sdk/receiver"
 )
 
-const token = "s3cret"
+const (
+	token  = "s3cret"
+	encKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	sigKey = "a-signature-key-of-some-length!!"
+)
+
+// secured adds encryption and signature keys to values that set none of
+// the security settings, so that the tests of other settings see no
+// warning about them.
+func secured(values map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range values {
+		out[k] = v
+	}
+	for _, k := range []string{"encryption", "encryption_key", "signature", "signature_key", "signing_key", "password_sync"} {
+		if _, ok := values[k]; ok {
+			return out
+		}
+	}
+	out["encryption_key"], out["signature_key"] = encKey, sigKey
+	return out
+}
 
 // configure returns a connector configured with values, failing the test
 // on any error diagnostic.
@@ -83,7 +104,15 @@ func TestMetadataAndSchema(t *testing.T) {
 
 func TestExampleConfig(t *testing.T) {
 	c := callback.New()
-	env := func(name string) (string, bool) { return "value-of-" + name, true }
+	env := func(name string) (string, bool) {
+		switch name {
+		case "APP_ENCRYPTION_KEY":
+			return encKey, true
+		case "APP_SIGNATURE_KEY":
+			return sigKey, true
+		}
+		return "value-of-" + name, true
+	}
 	cfg, diags := hcldecode.DecodeFile("example.hcl", []byte(callback.Example), c.Schema(), hcldecode.EvalContext(t.TempDir(), env))
 	if diags.HasErrors() {
 		t.Fatalf("example.hcl: %s", diags.Error())
@@ -189,11 +218,78 @@ func TestConfigure(t *testing.T) {
 				{sdk.SeverityError, "timeout", "Invalid timeout"},
 			},
 		},
+		"plain": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption": "none"},
+			want:   []diag{{sdk.SeverityWarning, "encryption", "Unencrypted callbacks"}},
+		},
+		"no security settings": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "password_sync": false},
+			want:   []diag{{sdk.SeverityWarning, "encryption", "Unencrypted callbacks"}},
+		},
+		"AES-128 key":                  {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": "0123456789abcdef", "signature_key": sigKey}},
+		"AES-256 key, aes-gcm":         {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption": "aes-gcm", "encryption_key": encKey + "\n"}},
+		"encryption, signature none":   {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "none"}},
+		"hmac explicitly":              {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "hmac", "signature_key": sigKey}},
+		"password sync, encrypted":     {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "password_sync": true}},
+		"jws with the hub's RS256 key": {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "jws", "signing_key": signingKeyText(wire.RS256)}},
+		"jws with the hub's ES256 key": {values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "jws", "signature_alg": "ES256", "signing_key": signingKeyText(wire.ES256)}},
+		"encryption none with a key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption": "none", "encryption_key": encKey, "signature_key": sigKey},
+			want:   []diag{{sdk.SeverityWarning, "encryption_key", "Encryption key not used"}, {sdk.SeverityWarning, "encryption", "Unencrypted callbacks"}},
+		},
+		"aes-gcm without a key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption": "aes-gcm", "signature_key": sigKey},
+			want:   []diag{{sdk.SeverityError, "encryption_key", "Missing encryption key"}},
+		},
+		"15-character key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": "0123456789abcde", "signature_key": sigKey},
+			want:   []diag{{sdk.SeverityError, "encryption_key", "Invalid encryption key"}},
+		},
+		"64 characters, not hex": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": strings.Repeat("xy", 32), "signature_key": sigKey},
+			want:   []diag{{sdk.SeverityError, "encryption_key", "Invalid encryption key"}},
+		},
+		"unknown encryption": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption": "aes-cbc"},
+			want:   []diag{{sdk.SeverityError, "encryption", "Invalid value"}},
+		},
+		"hmac without a key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "hmac"},
+			want:   []diag{{sdk.SeverityError, "signature_key", "Missing signature key"}},
+		},
+		"short signature key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature_key": "too-short"},
+			want:   []diag{{sdk.SeverityError, "signature_key", "Signature key too short"}},
+		},
+		"signature none with a key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "none", "signature_key": sigKey},
+			want:   []diag{{sdk.SeverityWarning, "signature_key", "Signature key not used"}},
+		},
+		"jws without the hub's key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "jws"},
+			want:   []diag{{sdk.SeverityError, "signature", "No signing key from the hub"}},
+		},
+		"jws with a key of the other algorithm": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "jws", "signing_key": signingKeyText(wire.ES256)},
+			want:   []diag{{sdk.SeverityError, "signature_alg", "Signing key of another algorithm"}},
+		},
+		"jws with a junk key": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption_key": encKey, "signature": "jws", "signing_key": "-----BEGIN PRIVATE KEY-----"},
+			want:   []diag{{sdk.SeverityError, "signing_key", "Invalid signing key"}},
+		},
+		"password sync without encryption": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "signature_key": sigKey, "password_sync": true},
+			want:   []diag{{sdk.SeverityWarning, "encryption", "Unencrypted callbacks"}, {sdk.SeverityError, "password_sync", "Password sync needs encryption"}},
+		},
+		"password sync, encryption none": {
+			values: map[string]any{"url": "https://app.example.com/hook", "token": token, "encryption": "none", "signature_key": sigKey, "password_sync": true},
+			want:   []diag{{sdk.SeverityWarning, "encryption", "Unencrypted callbacks"}, {sdk.SeverityError, "password_sync", "Password sync needs encryption"}},
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, diags := tryConfigure(t, tt.values, caDir)
+			_, diags := tryConfigure(t, secured(tt.values), caDir)
 			var got []diag
 			for _, d := range diags {
 				got = append(got, diag{d.Severity, d.Path.String(), d.Summary})
@@ -322,20 +418,6 @@ func TestLifecycleAgainstReceiver(t *testing.T) {
 	// answered "not held").
 	if n := app.Ops("u1"); n != 8 {
 		t.Errorf("the application handled %d events of u1, want 8", n)
-	}
-}
-
-func TestPasswordNeedsEncryption(t *testing.T) {
-	srv, app := newPeer(t, token)
-	c := configure(t, map[string]any{"url": srv.URL, "token": token})
-	_, err := c.Apply(context.Background(), sdk.Operation{ID: "e1", Op: sdk.OpPassword, Kind: sdk.KindUser, HubID: "u1", TargetID: "user-1",
-		Attributes: sdk.Attributes{"password": sdk.String("hunter2")}})
-	var e *sdk.Error
-	if !errors.As(err, &e) || e.Category != sdk.CategoryPermanent || !strings.Contains(e.Message, "encrypted") {
-		t.Errorf("password event: %v, want a permanent error about encryption", err)
-	}
-	if n := len(app.Events()); n != 0 {
-		t.Errorf("a password was sent (%d events)", n)
 	}
 }
 
@@ -513,8 +595,8 @@ func TestBearerRejected(t *testing.T) {
 	srv, app := newPeer(t, "the-right-one")
 	c := configure(t, map[string]any{"url": srv.URL, "token": token})
 	_, err := c.Apply(context.Background(), sdk.Operation{ID: "e1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u1"})
-	want := &sdk.Error{Category: sdk.CategoryPermanent, Message: "missing or wrong bearer token", HTTPStatus: 401,
-		BodyExcerpt: `{"status":"error","message":"missing or wrong bearer token"}` + "\n"}
+	want := &sdk.Error{Category: sdk.CategoryPermanent, Code: "invalid_token", Message: "missing or wrong bearer token; check the target's token", HTTPStatus: 401,
+		BodyExcerpt: `{"status":"error","code":"invalid_token","message":"missing or wrong bearer token"}` + "\n"}
 	var got *sdk.Error
 	if !errors.As(err, &got) {
 		t.Fatalf("error %v, want an *sdk.Error", err)
@@ -742,4 +824,33 @@ func TestUnconfigured(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Error(err)
 	}
+}
+
+var (
+	keyMu      sync.Mutex
+	signingKey = map[string]*wire.SigningKey{}
+)
+
+// hubKey returns a signing key for alg, generated once per test binary.
+func hubKey(alg string) *wire.SigningKey {
+	keyMu.Lock()
+	defer keyMu.Unlock()
+	if k := signingKey[alg]; k != nil {
+		return k
+	}
+	k, err := wire.GenerateSigningKey(alg)
+	if err != nil {
+		panic(err)
+	}
+	signingKey[alg] = k
+	return k
+}
+
+// signingKeyText is the signing_key value the hub hands over for alg.
+func signingKeyText(alg string) string {
+	b, err := hubKey(alg).MarshalText()
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

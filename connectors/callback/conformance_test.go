@@ -25,16 +25,18 @@ func TestConformance(t *testing.T) {
 		Example: callback.Example,
 		Fixture: func(t *testing.T) *conformance.Fixture {
 			app := receiver.NewMemoryApp()
-			h, err := receiver.New(receiver.Options{Token: token, App: app})
+			// Encrypted and signed, as a block with both keys is.
+			h, err := receiver.New(receiver.Options{Token: token, EncryptionKey: encKey, SignatureKey: sigKey, App: app})
 			if err != nil {
 				t.Fatal(err)
 			}
 			srv := httptest.NewServer(h)
 			t.Cleanup(srv.Close)
 			return &conformance.Fixture{
-				Config: `url = "` + srv.URL + `/midstream/callback"` + "\n" + `token = env("APP_TOKEN")` + "\n",
-				Env:    map[string]string{"APP_TOKEN": token},
-				Peer:   memoryPeer{app},
+				Config: `url = "` + srv.URL + `/midstream/callback"` + "\n" + `token = env("APP_TOKEN")` + "\n" +
+					`encryption_key = env("APP_ENCRYPTION_KEY")` + "\n" + `signature_key = env("APP_SIGNATURE_KEY")` + "\n",
+				Env:  map[string]string{"APP_TOKEN": token, "APP_ENCRYPTION_KEY": encKey, "APP_SIGNATURE_KEY": sigKey},
+				Peer: memoryPeer{app},
 			}
 		},
 	}.Run(t)

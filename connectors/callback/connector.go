@@ -1,6 +1,7 @@
 // Package callback is the callback target: it delivers every sync event
 // to an application as one HTTPS POST of a JSON event (wire format version
-// 1, package sdk/callback) and links the id the application answers.
+// 1, package sdk/callback), encrypted with AES-GCM and signed with HMAC or
+// a JWS when configured, and links the id the application answers.
 //
 // See README.md for the configuration, the wire format and the error
 // classification.
@@ -54,6 +55,8 @@ type Connector struct {
 	enc    wire.Encoder
 	client *http.Client
 	now    func() time.Time
+	nonce  func() string // nil: wire.NewNonce
+	rand   io.Reader     // nil: crypto/rand (the IVs)
 }
 
 var (
@@ -92,8 +95,13 @@ func (c *Connector) Configure(_ context.Context, req sdk.ConfigureRequest, resp 
 	// The host runs at most the target's concurrency (at most 256) of
 	// applies at once; keep that many connections warm.
 	tr.MaxIdleConnsPerHost = 256
+	sealer, err := wire.NewSealer(wire.SealConfig{EncryptionKey: cfg.encKey, HMACKey: cfg.hmacKey, SigningKey: cfg.signer, Rand: c.rand})
+	if err != nil {
+		resp.Diagnostics.AddError(nil, "Invalid security settings", err.Error()+".")
+		return
+	}
 	c.cfg = cfg
-	c.enc = wire.Encoder{URL: cfg.url, Token: cfg.token}
+	c.enc = wire.Encoder{URL: cfg.url, Token: cfg.token, Sealer: sealer, Nonce: c.nonce}
 	c.client = &http.Client{
 		Transport: tr,
 		Timeout:   cfg.timeout,
@@ -117,19 +125,46 @@ func (c *Connector) Apply(ctx context.Context, op sdk.Operation) (sdk.Result, er
 	if c.client == nil {
 		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent, Message: "callback target used before Configure"}
 	}
-	if op.Op == sdk.OpPassword {
-		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent,
-			Message: "password events need encrypted callbacks, which this version of the callback connector does not send yet"}
-	}
-	ev, err := wire.NewEvent(op, c.now())
+	ev, err := c.event(op)
 	if err != nil {
-		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent, Message: err.Error(), Err: err}
+		return sdk.Result{}, err
 	}
 	a, err := c.send(ctx, ev)
 	if err != nil {
 		return sdk.Result{}, transportError(err, c.cfg.timeout)
 	}
 	return c.result(op, a)
+}
+
+// event builds the event of op, with its password when password sync is
+// on: only in a create or a password change, and only encrypted (Configure
+// refuses password_sync without encryption).
+func (c *Connector) event(op sdk.Operation) (*wire.Event, error) {
+	if op.Op == sdk.OpPassword && !c.cfg.passwordSync {
+		return nil, &sdk.Error{Category: sdk.CategoryPermanent,
+			Message: "password sync is off for this target: set password_sync = true (with encryption) to send password changes"}
+	}
+	ev, err := wire.NewEvent(op, c.now())
+	if err != nil {
+		return nil, &sdk.Error{Category: sdk.CategoryPermanent, Message: err.Error(), Err: err}
+	}
+	if !c.cfg.passwordSync || (op.Op != sdk.OpCreate && op.Op != sdk.OpPassword) || op.Kind != sdk.KindUser {
+		return ev, nil
+	}
+	pw := op.Attributes[wire.PasswordAttribute]
+	if pw.Type() != sdk.TypeString || pw.Str() == "" {
+		if op.Op == sdk.OpPassword {
+			return nil, &sdk.Error{Category: sdk.CategoryPermanent,
+				Message: fmt.Sprintf("the password change of user %s carries no password", op.HubID)}
+		}
+		return ev, nil // a create without a password
+	}
+	if c.cfg.encKey == nil {
+		// Configure never allows this; refuse rather than send in clear.
+		return nil, &sdk.Error{Category: sdk.CategoryPermanent, Message: "a password is only sent encrypted, and this target does not encrypt"}
+	}
+	ev.Object.Password = pw.Str()
+	return ev, nil
 }
 
 // answer is the application's HTTP answer.
@@ -175,6 +210,16 @@ func (c *Connector) result(op sdk.Operation, a *answer) (sdk.Result, error) {
 		}
 		return sdk.Result{}, e
 	}
+	if a.status >= 400 && isJSON {
+		if cat, hint, ok := rejectionCategory(r.Code); ok {
+			msg := r.Message
+			if msg == "" {
+				msg = http.StatusText(a.status)
+			}
+			r.Message = msg + "; " + hint
+			return fail(cat, "")
+		}
+	}
 	switch s := a.status; {
 	case s >= 200 && s < 300:
 		res := sdk.Result{TargetID: r.ID, Status: s, BodyExcerpt: excerpt}
@@ -208,6 +253,31 @@ func (c *Connector) result(op sdk.Operation, a *answer) (sdk.Result, error) {
 		return fail(sdk.CategoryPermanent, fmt.Sprintf("the application redirected to %q; set url to the final address (redirects are not followed)", a.header.Get("Location")))
 	}
 	return fail(sdk.CategoryPermanent, http.StatusText(a.status))
+}
+
+// rejectionCategory classifies the answer of a receiver that refused a
+// request before reading its event (the codes of package sdk/callback),
+// with a hint on what to fix.
+func rejectionCategory(code string) (sdk.Category, string, bool) {
+	switch code {
+	case wire.CodeInvalidToken:
+		return sdk.CategoryPermanent, "check the target's token", true
+	case wire.CodeInvalidSignature:
+		return sdk.CategoryPermanent, "check that the application verifies with the target's signature settings (signature_key, or the hub's JWKS for jws)", true
+	case wire.CodeDecryptionFailed, wire.CodeEncryptionRequired:
+		return sdk.CategoryPermanent, "check that the application and the target share the same encryption_key", true
+	case wire.CodeUnknownKey, wire.CodeKeysUnavailable:
+		// The application may not have read the hub's JWKS since a key
+		// rotation, or the hub's JWKS endpoint may be down: retry.
+		return sdk.CategoryRetryable, "the application must be able to read the hub's /.well-known/jwks.json", true
+	case wire.CodeStaleTimestamp:
+		return sdk.CategoryRetryable, "the hub's and the application's clocks differ: synchronize them (NTP)", true
+	case wire.CodeReplayedNonce:
+		return sdk.CategoryRetryable, "the next attempt carries a fresh nonce", true
+	case wire.CodeUnsupportedVersion:
+		return sdk.CategoryPermanent, "the application speaks another version of the callback wire format", true
+	}
+	return "", "", false
 }
 
 // transportError classifies a request that got no HTTP answer: always
@@ -278,9 +348,15 @@ func (c *Connector) TestConnection(ctx context.Context, _ sdk.TestConnectionRequ
 	if ex := bodyExcerpt(a.body); ex != "" {
 		got += ": " + ex
 	}
+	var r wire.Response
+	if a.status >= 400 && json.Unmarshal(a.body, &r) == nil && r.Code != "" {
+		if c.diagnoseRejection(&resp.Diagnostics, r, got) {
+			return
+		}
+	}
 	switch s := a.status; {
 	case s >= 200 && s < 300:
-		resp.Detail = fmt.Sprintf("HTTP %d from %s in %s", a.status, c.cfg.url, a.elapsed.Round(time.Millisecond))
+		resp.Detail = fmt.Sprintf("HTTP %d from %s in %s%s", a.status, c.cfg.url, a.elapsed.Round(time.Millisecond), c.securityDetail())
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		resp.Diagnostics.AddError(sdk.Path{tokenField}, "Token rejected",
 			fmt.Sprintf("The application refused the test event: %s. Set token to the token the application expects.", got))
@@ -297,6 +373,75 @@ func (c *Connector) TestConnection(ctx context.Context, _ sdk.TestConnectionRequ
 		resp.Diagnostics.AddError(sdk.Path{urlField}, "Test event refused",
 			fmt.Sprintf("%s. The application must answer the test event (eventType \"test\") with 2xx.", got))
 	}
+}
+
+// securityDetail says how the test event was protected.
+func (c *Connector) securityDetail() string {
+	var parts []string
+	if c.cfg.encKey != nil {
+		parts = append(parts, fmt.Sprintf("encrypted with AES-%d-GCM", len(c.cfg.encKey)*8))
+	}
+	switch {
+	case c.cfg.hmacKey != nil:
+		parts = append(parts, "signed with HMAC-SHA256")
+	case c.cfg.signer != nil:
+		parts = append(parts, fmt.Sprintf("signed with %s key %s", c.cfg.signer.Alg, c.cfg.signer.KID))
+	}
+	if len(parts) == 0 {
+		return " (neither encrypted nor signed)"
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// diagnoseRejection reports a test event the application refused before
+// reading it, as its answer's code says, located at the setting to fix.
+func (c *Connector) diagnoseRejection(diags *sdk.Diagnostics, r wire.Response, got string) bool {
+	sigPath := sdk.Path{signatureKeyField}
+	if c.cfg.signature != signatureHMAC {
+		sigPath = sdk.Path{signatureField}
+	}
+	switch r.Code {
+	case wire.CodeInvalidToken:
+		diags.AddError(sdk.Path{tokenField}, "Token rejected",
+			fmt.Sprintf("The application refused the test event: %s. Set token to the token the application expects.", got))
+	case wire.CodeInvalidSignature:
+		detail := "Give the application the same signature_key as the target."
+		switch c.cfg.signature {
+		case signatureJWS:
+			detail = fmt.Sprintf("The request was signed with the hub's %s key %s: the application must verify with this hub's public keys, https://HUB/.well-known/jwks.json (or `midstream keys export`).", c.cfg.signer.Alg, c.cfg.signer.KID)
+		case signatureNone:
+			detail = `The application requires signed requests: set signature_key (HMAC) or signature = "jws" as it expects.`
+		}
+		diags.AddError(sigPath, "Signature rejected", fmt.Sprintf("The application refused the test event's signature: %s. %s", got, detail))
+	case wire.CodeUnknownKey:
+		diags.AddError(sdk.Path{signatureField}, "Signing key unknown to the application",
+			fmt.Sprintf("%s. The application does not find the hub's key in the JWKS it reads: point it at this hub's /.well-known/jwks.json (served by `midstream run`), or give it a fresh `midstream keys export`.", got))
+	case wire.CodeKeysUnavailable:
+		diags.AddError(sdk.Path{signatureField}, "Application cannot read the hub's keys",
+			fmt.Sprintf("%s. The application could not fetch the hub's JWKS: make /.well-known/jwks.json of `midstream run` reachable from it.", got))
+	case wire.CodeDecryptionFailed:
+		detail := "Give the application the same encryption_key as the target."
+		if c.cfg.encKey == nil {
+			detail = "The target does not encrypt; the application does not expect plain requests, or reads them wrongly."
+		}
+		diags.AddError(sdk.Path{encryptionKeyField}, "Decryption failed at the application",
+			fmt.Sprintf("The application could not decrypt the test event: %s. %s", got, detail))
+	case wire.CodeEncryptionRequired:
+		diags.AddError(sdk.Path{encryptionKeyField}, "Application expects encrypted callbacks",
+			fmt.Sprintf("%s. Set encryption_key to the key the application uses.", got))
+	case wire.CodeStaleTimestamp:
+		diags.AddError(nil, "Clocks out of sync",
+			fmt.Sprintf("%s. The application's clock and this machine's differ by more than its replay window: synchronize both with NTP.", got))
+	case wire.CodeReplayedNonce:
+		diags.AddError(nil, "Request refused as a replay",
+			fmt.Sprintf("%s. The application saw this request's nonce before; something between the hub and the application may be resending requests.", got))
+	case wire.CodeUnsupportedVersion:
+		diags.AddError(sdk.Path{urlField}, "Unsupported wire format version",
+			fmt.Sprintf("%s. The application speaks another version of the callback wire format.", got))
+	default:
+		return false
+	}
+	return true
 }
 
 func testEventID() string {

@@ -6,6 +6,34 @@ url = "https://app.example.com/midstream/callback"
 ## request. Read it from the environment or a file, never inline.
 token = env("APP_TOKEN")
 
+## The key that encrypts every request body with AES-GCM, shared with the
+## application: 16 characters (AES-128) or 64 hex characters (AES-256,
+## `openssl rand -hex 32`). Without it, requests travel unencrypted.
+encryption_key = env("APP_ENCRYPTION_KEY")
+
+## "aes-gcm" when encryption_key is set, else "none".
+# encryption = "aes-gcm"
+
+## The HMAC-SHA256 key that signs every request (timestamp, nonce and
+## body), shared with the application: at least 16 characters.
+signature_key = env("APP_SIGNATURE_KEY")
+
+## "hmac" when signature_key is set, else "none". "jws" signs with the
+## hub's own key instead: applications verify with the hub's public keys
+## at https://HUB/.well-known/jwks.json, and the pipeline block must set
+## keys_encryption_key so the hub can keep its keys.
+# signature = "hmac"
+
+## The algorithm of signature = "jws": "RS256" or "ES256".
+# signature_alg = "RS256"
+
+## Set by the hub for signature = "jws"; never set it here.
+# signing_key = "(the hub's private key)"
+
+## Send plaintext passwords, encrypted, in user.create and user.password
+## events. Needs encryption.
+# password_sync = false
+
 ## How long one request may take, connecting and reading the answer
 ## included (at most 5m). A request that times out is retried.
 # timeout = "10s"

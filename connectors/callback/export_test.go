@@ -1,7 +1,14 @@
 package callback
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
 // SetClock replaces c's clock, which dates events and reads HTTP-date
 // Retry-After values.
 func SetClock(c *Connector, now func() time.Time) { c.now = now }
+
+// SetNonce replaces c's nonces and IV source before Configure, so that
+// tests can show reproducible requests.
+func SetNonce(c *Connector, nonce func() string, rand io.Reader) { c.nonce, c.rand = nonce, rand }

@@ -3,6 +3,7 @@ package callback_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -38,9 +39,10 @@ func TestREADME(t *testing.T) {
 		"fields":   renderFields(callback.New().Schema()),
 		"events":   renderEvents(t),
 		"exchange": renderExchange(t),
+		"sealed":   renderSealed(t),
 	}
 	got := string(readme)
-	for _, name := range []string{"example", "fields", "events", "exchange"} {
+	for _, name := range []string{"example", "fields", "events", "exchange", "sealed"} {
 		got = replaceSection(t, got, name, sections[name])
 	}
 	if got == string(readme) {
@@ -162,7 +164,8 @@ type recorder struct {
 	out strings.Builder
 }
 
-var shownRequestHeaders = []string{"Authorization", "Content-Type", "Idempotency-Key", "User-Agent", "X-Midstream-Event", "X-Midstream-Hub-Id", "X-Midstream-Version"}
+var shownRequestHeaders = []string{"Authorization", "Content-Type", "Idempotency-Key", "User-Agent", "X-Midstream-Event", "X-Midstream-Hub-Id",
+	"X-Midstream-Nonce", "X-Midstream-Signature", "X-Midstream-Timestamp", "X-Midstream-Version"}
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -205,7 +208,7 @@ func renderExchange(t *testing.T) string {
 	t.Helper()
 	const tok = "7Kq2xV9mRt4Lw8Zp"
 	app := receiver.NewMemoryApp()
-	h, err := receiver.New(receiver.Options{Token: tok, App: app})
+	h, err := receiver.New(receiver.Options{Token: tok, App: app, Now: func() time.Time { return exampleTime }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +217,10 @@ func renderExchange(t *testing.T) string {
 	mux.Handle("POST /midstream/callback", rec)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c := configure(t, map[string]any{"url": srv.URL + "/midstream/callback", "token": tok})
+	c := callback.New()
 	callback.SetClock(c, func() time.Time { return exampleTime })
+	callback.SetNonce(c, countingNonces(), nil)
+	configureConnector(t, c, map[string]any{"url": srv.URL + "/midstream/callback", "token": tok, "encryption": "none"})
 
 	create := sdk.Operation{ID: "01JC7Q1V8X8Y4K2M3N5P6R7S8T", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u_8f14e45f", DisplayName: "李雷",
 		Attributes: sdk.Attributes{"userName": sdk.String("lilei"), "email": sdk.String("lilei@example.com")},
@@ -234,4 +239,145 @@ func renderExchange(t *testing.T) string {
 	}
 	out := rec.out.String() + "The results the host records:\n\n```text\n" + results.String() + "```\n"
 	return portRE.ReplaceAllString(out, "app.example.com")
+}
+
+// countingNonces returns reproducible nonces: 32 hex digits counting up.
+func countingNonces() func() string {
+	var mu sync.Mutex
+	n := 0
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return fmt.Sprintf("5f1d3c2a9b7e4f60a1c2d3e4f5a6b7%02x", n)
+	}
+}
+
+// configureConnector configures c with values, failing on any error.
+func configureConnector(t *testing.T, c *callback.Connector, values map[string]any) {
+	t.Helper()
+	cfg, diags := sdk.NewConfig(c.Schema(), values)
+	var resp sdk.ConfigureResponse
+	if !diags.HasError() {
+		c.Configure(context.Background(), sdk.ConfigureRequest{Config: cfg}, &resp)
+	}
+	if diags = append(diags, resp.Diagnostics...); diags.HasError() {
+		t.Fatalf("Configure: %v", diags.Err())
+	}
+	t.Cleanup(func() { _ = c.Close() })
+}
+
+// countingReader yields 0x00, 0x01, 0x02, ...: reproducible IVs.
+type countingReader struct{ n byte }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.n
+		r.n++
+	}
+	return len(p), nil
+}
+
+// renderSealed renders the worked example of an encrypted and signed
+// request: every intermediate value a receiver needs to check its code
+// against, produced by the real connector.
+func renderSealed(t *testing.T) string {
+	t.Helper()
+	const (
+		encKey = "0123456789abcdef"
+		sigKey = "0123456789abcdef0123456789abcdef"
+		nonce  = "00112233445566778899aabbccddeeff"
+	)
+	rsKey, err := os.ReadFile("testdata/hub-rs256.jwk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := wire.ParseSigningKey(string(rsKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := signer.PublicJWK()
+	pubJSON, _ := json.Marshal(wire.JWKS{Keys: []wire.JWK{pub}})
+
+	op := sdk.Operation{ID: "01JC7Q1V8X8Y4K2M3N5P6R7S8T", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u_8f14e45f", DisplayName: "李雷",
+		Attributes: sdk.Attributes{"userName": sdk.String("lilei"), "password": sdk.String("Tr0ub4dor&3")}}
+	capture := func(values map[string]any) (http.Header, []byte) {
+		var (
+			h    http.Header
+			body []byte
+		)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h = r.Header.Clone()
+			body, _ = io.ReadAll(r.Body)
+			fmt.Fprint(w, `{"id":"10042","status":"ok"}`)
+		}))
+		defer srv.Close()
+		c := callback.New()
+		callback.SetClock(c, func() time.Time { return exampleTime })
+		callback.SetNonce(c, func() string { return nonce }, &countingReader{})
+		values["url"], values["token"] = srv.URL+"/midstream/callback", "7Kq2xV9mRt4Lw8Zp"
+		configureConnector(t, c, values)
+		if _, err := c.Apply(context.Background(), op); err != nil {
+			t.Fatal(err)
+		}
+		return h, body
+	}
+	h, body := capture(map[string]any{"encryption_key": encKey, "signature_key": sigKey, "password_sync": true})
+	jh, jbody := capture(map[string]any{"encryption_key": encKey, "signature": "jws", "signing_key": string(rsKey), "password_sync": true})
+	if !bytes.Equal(body, jbody) {
+		t.Fatalf("the same IVs gave different bodies")
+	}
+	ev, _ := wire.NewEvent(op, exampleTime)
+	ev.Object.Password = op.Attributes["password"].Str()
+	plain, _ := wire.Marshal(ev)
+	var env wire.Envelope
+	_ = json.Unmarshal(body, &env)
+	raw, _ := base64.StdEncoding.DecodeString(env.Ciphertext)
+	ts := h.Get(wire.HeaderTimestamp)
+	sigInput := string(wire.SigningString(ts, nonce, body))
+	jws := strings.TrimPrefix(jh.Get(wire.HeaderSignature), "jws=")
+	protected, _, _ := strings.Cut(jws, ".")
+	header, _ := base64.RawURLEncoding.DecodeString(protected)
+
+	// The example must verify and decrypt with the receiver.
+	for _, o := range []receiver.Options{{EncryptionKey: encKey, SignatureKey: sigKey}, {EncryptionKey: encKey, Keys: &wire.JWKS{Keys: []wire.JWK{pub}}}} {
+		o.Token, o.Now = "7Kq2xV9mRt4Lw8Zp", func() time.Time { return exampleTime }
+		v, err := receiver.NewVerifier(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := h
+		if o.Keys != nil {
+			hdr = jh
+		}
+		r := httptest.NewRequest(http.MethodPost, "/midstream/callback", bytes.NewReader(body))
+		r.Header = hdr
+		if _, err := v.Decode(r); err != nil {
+			t.Fatalf("the README's example does not verify: %v", err)
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "Settings: `encryption_key = \"%s\"` (16 characters: AES-128), `signature_key = \"%s\"`, `password_sync = true`; "+
+		"the event is sent at %s, with nonce `%s` and, to make the example reproducible, the IV `%x`.\n\n",
+		encKey, sigKey, exampleTime.Format(time.RFC3339Nano), nonce, raw[:12])
+	fmt.Fprintf(&b, "1. The event, exactly as it would be sent unencrypted (%d bytes of UTF-8):\n\n   ```json\n   %s\n   ```\n\n", len(plain), plain)
+	fmt.Fprintf(&b, "2. The additional authenticated data, `X-Midstream-Timestamp` + `.` + `X-Midstream-Nonce`:\n\n   ```text\n   %s.%s\n   ```\n\n", ts, nonce)
+	fmt.Fprintf(&b, "3. AES-128-GCM of the event with the key's 16 bytes, that IV and that AAD gives %d bytes of ciphertext and a 16-byte tag; "+
+		"IV ‖ ciphertext ‖ tag, in standard base64, is the envelope's `ciphertext`. The body sent is the envelope:\n\n   ```json\n   %s\n   ```\n\n", len(raw)-28, body)
+	fmt.Fprintf(&b, "4. The signing string, timestamp `.` nonce `.` body:\n\n   ```text\n   %s\n   ```\n\n", sigInput)
+	fmt.Fprintf(&b, "5. HMAC-SHA256 of the signing string with the signature key's bytes, in standard base64:\n\n   ```http\n   %s: %s\n   ```\n\n",
+		wire.HeaderSignature, h.Get(wire.HeaderSignature))
+	fmt.Fprintf(&b, "6. With `signature = \"jws\"` instead, the hub signs with its RS256 key, whose public half it publishes:\n\n   ```json\n   %s\n   ```\n\n", pubJSON)
+	fmt.Fprintf(&b, "   The protected header is `%s`, base64url `%s`; the signature is RS256 over `%s.` + base64url(signing string), and the header carries the detached JWS "+
+		"(the same body, timestamp and nonce; RS256 is deterministic, so this value is exact):\n\n   ```http\n   %s: %s\n   ```\n\n",
+		header, protected, protected, wire.HeaderSignature, jh.Get(wire.HeaderSignature))
+	fmt.Fprintf(&b, "The whole request with the HMAC signature:\n\n```http\nPOST /midstream/callback HTTP/1.1\n")
+	for _, k := range shownRequestHeaders {
+		if v := h.Get(k); v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n```\n", body)
+	return b.String()
 }

@@ -55,6 +55,10 @@ type Pipeline struct {
 	HTTPAddress string
 	// MappingTimeout bounds the CPU time of one mapping script call.
 	MappingTimeout time.Duration
+	// KeysEncryptionKey is the pipeline block's keys_encryption_key: 64
+	// hex characters, the AES-256 key that encrypts the hub's signing keys
+	// in the store (package core/keys); "" when unset. A secret.
+	KeysEncryptionKey string
 	// Plugins are the plugin blocks, by name.
 	Plugins map[string]*Plugin
 	// Sources and Targets are in file order (files in name order).
@@ -169,6 +173,8 @@ type Target struct {
 	// Policy says what happens to an application's account when its
 	// object is deleted or disabled upstream.
 	Policy Policy
+	// Scope says which objects the target receives.
+	Scope Scope
 	// Mappings are the outbound mappings, compiled, by kind.
 	Mappings map[sdk.Kind]*mapping.Mapping
 	// MappingSpecs are the mappings as declared.

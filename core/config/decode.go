@@ -55,6 +55,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 var pipelineSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: httpAddressAttr},
 	{Name: mappingTimeoutAttr},
+	{Name: keysEncryptionKeyAttr},
 }}
 
 var pluginSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -82,14 +83,14 @@ var targetSchema = &hcl.BodySchema{
 		{Name: maxAttemptsAttr},
 		{Name: rateLimitAttr},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: mappingBlock, LabelNames: []string{"kind"}}, {Type: policyBlock}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: mappingBlock, LabelNames: []string{"kind"}}, {Type: policyBlock}, {Type: scopeBlock}},
 }
 
 // reservedNames are the names of a source or target block's own settings,
 // which no connector field may use.
 var reservedNames = []string{
 	concurrencyAttr, fullScheduleAttr, mappingBlock, maxAttemptsAttr, maxDeletionPercentAttr,
-	maxDeletionsAttr, policyBlock, rateLimitAttr, scheduleAttr, sourcesAttr,
+	maxDeletionsAttr, policyBlock, rateLimitAttr, scheduleAttr, scopeBlock, sourcesAttr,
 }
 
 var (
@@ -193,6 +194,7 @@ func (l *loader) pipeline(b *hcl.Block) {
 			}
 		}
 	}
+	l.keysEncryptionKey(content.Attributes[keysEncryptionKeyAttr])
 	if a := content.Attributes[mappingTimeoutAttr]; a != nil {
 		if d, ok := l.durationValue(a); ok {
 			if d <= 0 {
@@ -363,7 +365,7 @@ func (l *loader) source(b *hcl.Block) *Source {
 			}
 		}
 	}
-	s.MappingSpecs, s.Mappings = l.mappings(content.Blocks)
+	s.MappingSpecs, s.Mappings = l.mappings(content.Blocks, mapping.Inbound)
 
 	res := l.resolve(b, sdk.RoleSource)
 	if res != nil {
@@ -436,8 +438,9 @@ func (l *loader) target(b *hcl.Block) *Target {
 			}
 		}
 	}
-	t.MappingSpecs, t.Mappings = l.mappings(content.Blocks)
+	t.MappingSpecs, t.Mappings = l.mappings(content.Blocks, mapping.Outbound)
 	t.Policy = l.policy(content.Blocks)
+	t.Scope = l.scope(content.Blocks)
 
 	if res := l.resolve(b, sdk.RoleTarget); res != nil {
 		t.Ref, t.Capabilities = res.ref, res.caps
@@ -740,42 +743,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// mappings decodes the mapping blocks of a source or target.
-func (l *loader) mappings(blocks hcl.Blocks) (map[sdk.Kind]mapping.Spec, map[sdk.Kind]*mapping.Mapping) {
-	specs := map[sdk.Kind]mapping.Spec{}
-	compiled := map[sdk.Kind]*mapping.Mapping{}
-	seen := map[sdk.Kind]hcl.Range{}
-	for _, b := range blocks {
-		if b.Type != mappingBlock {
-			continue
-		}
-		kind := sdk.Kind(b.Labels[0])
-		if !kind.Valid() {
-			detail := fmt.Sprintf("A mapping maps one kind of object, \"user\" or \"org\", not %q.", kind)
-			if s := suggest(string(kind), []string{string(sdk.KindUser), string(sdk.KindOrg)}); s != "" {
-				detail += fmt.Sprintf(" Did you mean %q?", s)
-			}
-			l.errorf(b.LabelRanges[0], "Unknown object kind", "%s", detail)
-			continue
-		}
-		if prev, dup := seen[kind]; dup {
-			l.errorf(b.LabelRanges[0], "Duplicate mapping",
-				"A mapping for %q is already declared at %s. Merge the two mapping blocks into one.", kind, rangeString(prev))
-			continue
-		}
-		seen[kind] = b.DefRange
-		spec, ok := l.mapping(kind, b)
-		if !ok {
-			continue
-		}
-		specs[kind] = spec
-		if m := l.compile(spec, b); m != nil {
-			compiled[kind] = m
-		}
-	}
-	return specs, compiled
 }
 
 // rangeString formats where r starts as file:line:col.

@@ -13,6 +13,7 @@
 //	pipeline "quickstart" {             # optional, at most one
 //	  http_address    = "127.0.0.1:8470" # midstream run's HTTP server
 //	  mapping_timeout = "1s"             # CPU time limit of one script call
+//	  keys_encryption_key = env("MIDSTREAM_KEYS_KEY") # 64 hex: encrypts the hub's signing keys
 //	}
 //
 //	plugin "jsonfile" {                 # an external connector
@@ -50,6 +51,9 @@
 // The pipeline block names the pipeline (without one, the name is the
 // directory's, or the file's without its extension). http_address defaults
 // to [DefaultHTTPAddress], mapping_timeout to [DefaultMappingTimeout].
+// keys_encryption_key (64 hex characters, from env() or file()) encrypts
+// the signing keys the hub keeps for callback targets with signature =
+// "jws" (package core/keys); without it such targets are refused.
 //
 // A source or target block's first label names its connector: a built-in
 // (see `midstream plugins`) or the name of a plugin block. Its second label
@@ -74,11 +78,37 @@
 //
 // A mapping block per kind ("user" or "org") maps the records of a source
 // to hub objects (inbound), or hub objects to a target's attributes
-// (outbound). Each attribute block takes its value from an input attribute
-// (from) or from a JavaScript expression (script), written inline or read
-// with file("name.js"). Scripts are compiled when the pipeline loads; a
-// syntax error is reported at its position in the .hcl (or .js) file.
-// Without a mapping for a kind, attributes pass through unchanged.
+// (outbound):
+//
+//	mapping "user" {
+//	  function = file("user.js")              # optional: (record, object) => ({ ... })
+//	  attribute "displayName" { from = "name" }   # an input attribute
+//	  attribute "company"     { value = "星河集团" } # a constant
+//	  attribute "userName" {
+//	    script      = "pinyinName(record.name)" # a JavaScript expression
+//	    label       = "Account"                 # the target attribute's definition:
+//	    description = "The login name."
+//	    type        = "string"                  # string, integer, boolean, datetime, enum (with options), string_list
+//	    required    = true
+//	    unique      = true
+//	    on_conflict = "suffix"                  # "fail" (default) or "suffix": zhang.wei2
+//	    sensitive   = false
+//	    mode        = "create_only"             # "always" (default) or "create_only"
+//	    default     = "n/a"                     # replaces an empty value
+//	  }
+//	}
+//
+// Each attribute block takes its value from one of from, value and script,
+// or, in a mapping with a function, declares only the definition of an
+// attribute the function computes. A script or function is written inline
+// (a quoted string or a heredoc) or read with file("name.js"). Scripts are
+// compiled when the pipeline loads; a syntax error is reported at its
+// position in the .hcl (or .js) file. A source's attribute blocks may
+// declare type, options and default, not the rest of a definition. Every
+// mistake in a definition is reported at the setting at fault. Without a
+// mapping for a kind, attributes pass through unchanged. The language,
+// the helpers scripts can call and the definitions' semantics are
+// documented in package mapping.
 //
 // Values may call env("NAME"[, "default"]) and file("path"); see
 // [hcldecode.EvalContext].

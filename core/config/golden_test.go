@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,11 +142,32 @@ type (
 		Config       map[string]any             `json:"config"`
 	}
 	jsonAttribute struct {
-		Name   string `json:"name"`
-		From   string `json:"from,omitempty"`
-		Script string `json:"script,omitempty"`
+		// Name is "" for the mapping's function.
+		Name     string `json:"name,omitempty"`
+		From     string `json:"from,omitempty"`
+		Value    any    `json:"value,omitempty"`
+		Script   string `json:"script,omitempty"`
+		Function string `json:"function,omitempty"`
 		// At is where the script starts, as file:line:col.
 		At string `json:"at,omitempty"`
+		// Indent is what a <<- heredoc removed from the script's lines.
+		Indent int `json:"indent,omitempty"`
+		// Definition is the target attribute's definition, when it is
+		// not the default one.
+		Definition *jsonDefinition `json:"definition,omitempty"`
+	}
+	jsonDefinition struct {
+		Label       string   `json:"label,omitempty"`
+		Description string   `json:"description,omitempty"`
+		Type        string   `json:"type,omitempty"`
+		Options     []string `json:"options,omitempty"`
+		Default     any      `json:"default,omitempty"`
+		Required    bool     `json:"required,omitempty"`
+		Unique      bool     `json:"unique,omitempty"`
+		OnConflict  string   `json:"on_conflict,omitempty"`
+		Sensitive   bool     `json:"sensitive,omitempty"`
+		Mode        string   `json:"mode,omitempty"`
+		At          string   `json:"at"`
 	}
 )
 
@@ -204,13 +226,31 @@ func normalizeMappings(specs map[sdk.Kind]mapping.Spec, compiled map[sdk.Kind]*m
 	if len(specs) == 0 {
 		return nil
 	}
+	at := func(p mapping.Pos) string {
+		return fmt.Sprintf("%s:%d:%d", filepath.ToSlash(p.Filename), p.Line, p.Column)
+	}
 	out := map[string][]jsonAttribute{}
 	for kind, spec := range specs {
 		attrs := []jsonAttribute{}
+		if f := spec.Function; f.Script != "" {
+			attrs = append(attrs, jsonAttribute{Function: f.Script, At: at(f.Pos), Indent: f.Indent})
+		}
 		for _, a := range spec.Attributes {
-			ja := jsonAttribute{Name: a.Name, From: a.From, Script: a.Script}
+			ja := jsonAttribute{Name: a.Name, From: a.From, Script: a.Script, Indent: a.Indent}
+			if a.Value != nil {
+				ja.Value = a.Value.Any()
+			}
 			if a.Script != "" {
-				ja.At = fmt.Sprintf("%s:%d:%d", filepath.ToSlash(a.Pos.Filename), a.Pos.Line, a.Pos.Column)
+				ja.At = at(a.Pos)
+			}
+			d := jsonDefinition{Label: a.Label, Description: a.Description, Type: string(a.Type), Options: a.Options,
+				Required: a.Required, Unique: a.Unique, OnConflict: string(a.OnConflict), Sensitive: a.Sensitive, Mode: string(a.Mode)}
+			if a.Default != nil {
+				d.Default = a.Default.Any()
+			}
+			if !reflect.ValueOf(d).IsZero() {
+				d.At = at(a.Decl)
+				ja.Definition = &d
 			}
 			attrs = append(attrs, ja)
 		}

@@ -2,8 +2,9 @@
 // HTTP server. Each source and target with a schedule runs on its cron
 // expression; a run never overlaps itself; targets without a schedule of
 // their own are delivered to right after a source run. The HTTP server
-// answers /healthz from the start; the admin API, console, webhooks, SCIM
-// and metrics join it as they are built.
+// answers /healthz and serves the hub's public signing keys at
+// /.well-known/jwks.json from the start; the admin API, console, webhooks,
+// SCIM and metrics join it as they are built.
 package daemon
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/midstream-io/midstream/core/config"
 	"github.com/midstream-io/midstream/core/engine"
+	"github.com/midstream-io/midstream/core/keys"
 	"github.com/midstream-io/midstream/core/store"
 )
 
@@ -56,7 +58,12 @@ func Run(ctx context.Context, p *config.Pipeline, st *store.Store, opts Options)
 	}
 	defer eng.Close()
 
-	d := &daemon{p: p, eng: eng, log: log, started: time.Now(), last: map[string]runInfo{}}
+	d := &daemon{p: p, st: st, eng: eng, log: log, started: time.Now(), last: map[string]runInfo{}}
+	// The signing keys of jws callback targets, made now so that the JWKS
+	// serves them before the first signed request.
+	if err := keys.Prepare(ctx, st, p); err != nil {
+		log.Error("signing keys", "error", err)
+	}
 	c := cron.New(cron.WithParser(Parser), cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})))
 	for _, s := range p.Sources {
 		if s.Schedule != "" {
@@ -116,6 +123,7 @@ type runInfo struct {
 
 type daemon struct {
 	p       *config.Pipeline
+	st      *store.Store
 	eng     *engine.Engine
 	log     *slog.Logger
 	started time.Time
@@ -201,6 +209,8 @@ func (d *daemon) routes() http.Handler {
 			"lastRuns": last,
 		})
 	})
+	// The hub's public signing keys (SPEC §10), for callback receivers.
+	mux.Handle("GET "+keys.JWKSPath, keys.Handler(d.st))
 	return mux
 }
 

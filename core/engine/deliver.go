@@ -158,7 +158,9 @@ func (x *executor) run(ctx context.Context) error {
 					done += n
 				}
 			}
-			x.e.opts.Progress(Progress{Stage: "deliver", Name: x.t.Name, Done: done, Total: x.rep.Consumed})
+			// Follow-up events (a manager's id once it is linked) add to
+			// what the change log brought.
+			x.e.opts.Progress(Progress{Stage: "deliver", Name: x.t.Name, Done: done, Total: max(done, x.rep.Consumed+x.rep.FullSync)})
 		}
 		return err
 	}
@@ -196,7 +198,7 @@ func (x *executor) run(ctx context.Context) error {
 	window := conc * 4
 	for {
 		if ctx.Err() == nil && inflight <= conc {
-			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy)
+			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy, len(x.t.Scope.OrgSubtrees) > 0)
 			if err != nil && ctx.Err() == nil {
 				return err
 			}
@@ -376,8 +378,22 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 	if c.Parent != nil {
 		parentHub = c.Parent.HubID
 	}
+	inScope := true
+	if x.t.Scope.Limited() && ev.Op != "delete" && obj.State != sdk.StateDeleted {
+		in, err := x.t.Scope.Contains(ctx, obj.Kind, obj.ExternalID, c.Chain, obj.Attributes)
+		if err != nil {
+			res.Status = store.Failure
+			res.ErrCategory = string(sdk.CategoryPermanent)
+			res.ErrMessage = err.Error()
+			return op, res, nil, false
+		}
+		inScope = in
+	}
 	switch {
-	case ev.Op == "delete":
+	case !inScope && !everSent:
+		return skip("out of scope")
+	case !inScope || ev.Op == "delete":
+		// Leaving scope is handled like a deletion, by the policy.
 		if !everSent {
 			return skip("never created")
 		}

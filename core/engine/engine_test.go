@@ -698,3 +698,48 @@ func TestManagerIsSentAsTheApplicationsID(t *testing.T) {
 		}
 	}
 }
+
+func TestScopeBySubtreeAndFilter(t *testing.T) {
+	h := newHR(60)
+	h.rows["E00001"][3] = "实习生"
+	e := newEnv(t, h)
+	e.tExtra = `scope {
+    org_subtrees = ["星河集团/研发中心"]
+    filter       = "record.title != '实习生'"
+  }`
+	want := func() []string {
+		var out []string
+		for _, line := range h.want() {
+			inTree := strings.Contains(line, " 星河集团/研发中心 ") || strings.Contains(line, " 星河集团/研发中心/") || strings.HasSuffix(line, " 星河集团/研发中心") ||
+				strings.HasPrefix(line, "org 星河集团/研发中心")
+			if !inTree || strings.HasSuffix(line, " 实习生") {
+				continue
+			}
+			// The subtree's root is created without its out-of-scope parent.
+			out = append(out, strings.Replace(line, "星河集团/研发中心", "研发中心", 1))
+		}
+		sort.Strings(out)
+		return out
+	}
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if diff := cmp.Diff(want(), e.held()); diff != "" {
+		t.Fatalf("in scope (-want +got):\n%s", diff)
+	}
+	// Leaving scope, by moving out of the subtree or by the filter, is a
+	// deletion under the target's policy; entering it, a create.
+	h.rows["E00007"][1] = "星河集团/销售部"
+	h.rows["E00013"][3] = "实习生"
+	h.rows["E00004"][1] = "星河集团/研发中心"
+	h.rows["E00001"][3] = "工程师"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if diff := cmp.Diff(want(), e.held()); diff != "" {
+		t.Fatalf("after leaving and entering scope (-want +got):\n%s", diff)
+	}
+	reasons := map[string]int{}
+	for _, ev := range e.events(store.Filter{Statuses: []store.Status{store.Skipped}}) {
+		reasons[ev.Reason]++
+	}
+	if reasons["out of scope"] == 0 {
+		t.Errorf("no event SKIPPED as out of scope: %v", reasons)
+	}
+}

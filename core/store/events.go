@@ -277,6 +277,39 @@ type Claimed struct {
 	// Manager is a user's manager (the reference attribute "manager") and
 	// its link in the target; nil when the user has none.
 	Manager *sdk.Ref
+	// Chain is the object's org and its ancestors, nearest first, by
+	// external id (an org's starts with itself); set when asked for.
+	Chain []string
+}
+
+// chain walks an object's org ancestry.
+func chain(tx *sql.Tx, o *StoredObject) ([]string, error) {
+	start := o.ParentExt
+	var out []string
+	if o.Kind == sdk.KindOrg {
+		out = append(out, o.ExternalID)
+	}
+	if start == "" {
+		return out, nil
+	}
+	rows, err := tx.Query(`WITH RECURSIVE up(ext, parent, depth) AS (
+			SELECT external_id, parent_ext, 0 FROM objects WHERE source = ? AND kind = 'org' AND external_id = ?
+			UNION ALL
+			SELECT o.external_id, o.parent_ext, up.depth + 1 FROM objects o JOIN up ON o.source = ? AND o.kind = 'org' AND o.external_id = up.parent
+			WHERE up.depth < 1000)
+		SELECT ext FROM up ORDER BY depth`, o.Source, start, o.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ext string
+		if err := rows.Scan(&ext); err != nil {
+			return nil, err
+		}
+		out = append(out, ext)
+	}
+	return out, rows.Err()
 }
 
 // StoredObject is a directory object.
@@ -295,7 +328,10 @@ type StoredObject struct {
 // primary org, and an org is deleted only once no event of its children is
 // unfinished. An event whose parent's latest event failed becomes WAITING
 // on it.
-func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy map[string]bool) ([]*Claimed, error) {
+//
+// With chains set, each claimed event carries its object's org chain (for a
+// target whose scope is limited to org subtrees).
+func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy map[string]bool, chains bool) ([]*Claimed, error) {
 	var out []*Claimed
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
@@ -370,6 +406,11 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			ready, err := s.prepare(tx, c, now, refs)
 			if err != nil {
 				return err
+			}
+			if ready && chains {
+				if c.Chain, err = chain(tx, c.Object); err != nil {
+					return err
+				}
 			}
 			if !ready {
 				continue
@@ -611,9 +652,12 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			return err
 		}
 		defer wake.Close()
-		link, err := tx.Prepare(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at) VALUES (?, ?, ?, ?, 1, ?)
+		link, err := tx.Prepare(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at, state, synced_state, synced_parent)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
 			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
-			synced = CASE WHEN ? THEN excluded.synced ELSE links.synced END, updated_at = excluded.updated_at`)
+			synced = CASE WHEN ? THEN excluded.synced ELSE links.synced END, updated_at = excluded.updated_at, state = excluded.state,
+			synced_state = CASE WHEN excluded.synced_state != '' THEN excluded.synced_state ELSE links.synced_state END,
+			synced_parent = CASE WHEN excluded.synced_parent != '' THEN excluded.synced_parent ELSE links.synced_parent END`)
 		if err != nil {
 			return err
 		}
@@ -635,11 +679,6 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			}
 			if r.Status == Success {
 				if err := saveLink(tx, link, r, now); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(`UPDATE links SET state = ?, synced_state = CASE WHEN ? != '' THEN ? ELSE synced_state END,
-					synced_parent = CASE WHEN ? != '' THEN ? ELSE synced_parent END WHERE target = ? AND hub_id = ?`,
-					map[bool]string{true: "orphan", false: "linked"}[r.Orphan], r.SyncedState, r.SyncedState, r.SyncedParent, r.SyncedParent, r.Target, r.HubID); err != nil {
 					return err
 				}
 				if r.Op == string(sdk.OpCreate) && r.FollowReports {
@@ -719,7 +758,11 @@ func saveLink(tx *sql.Tx, link *sql.Stmt, r Result, now int64) error {
 	}
 	// Only a result that says what the application now holds replaces
 	// the last-synced values: a disable or a move leaves them.
-	_, err := link.Exec(r.Target, r.HubID, r.TargetID, synced, now, synced.Valid || r.ClearSynced)
+	state := "linked"
+	if r.Orphan {
+		state = "orphan"
+	}
+	_, err := link.Exec(r.Target, r.HubID, r.TargetID, synced, now, state, r.SyncedState, r.SyncedParent, synced.Valid || r.ClearSynced)
 	return err
 }
 

@@ -24,9 +24,12 @@ import (
 //go:embed schema.sql
 var schemaV1 string
 
+//go:embed schema2.sql
+var schemaV2 string
+
 // migrations are applied in order; migrations[i] brings the store to
 // version i+1. Applied migrations are never edited.
-var migrations = []string{schemaV1}
+var migrations = []string{schemaV1, schemaV2}
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {

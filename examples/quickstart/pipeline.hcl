@@ -17,12 +17,28 @@ target "callback" "app" {
   url   = "http://127.0.0.1:8471/callback"
   token = env("QUICKSTART_TOKEN", "quickstart-token")
   mapping "user" {
-    attribute "userName"    { script = "record.email.split('@')[0]" }
-    attribute "displayName" { from = "name" }
-    attribute "email"       { from = "email" }
-    attribute "mobile"      { from = "mobile" }
-    attribute "title"       { from = "title" }
-    attribute "manager"     { from = "manager" }
+    # The account name: family.given in pinyin (周思雨 → zhou.siyu, Anna
+    # Schmidt → anna.schmidt); a namesake gets zhou.siyu2. Set when the
+    # account is created, and kept when the name changes.
+    attribute "userName" {
+      script      = "pinyinName(record.name)"
+      label       = "Account"
+      required    = true
+      unique      = true
+      on_conflict = "suffix"
+      mode        = "create_only"
+    }
+    attribute "displayName" {
+      from     = "name"
+      required = true
+    }
+    attribute "email" {
+      script = "lower(record.email)"
+      unique = true
+    }
+    attribute "mobile"  { from = "mobile" }
+    attribute "title"   { from = "title" }
+    attribute "manager" { from = "manager" }
   }
   mapping "org" {
     attribute "name" { from = "name" }

@@ -30,8 +30,13 @@ func TestRunScript(t *testing.T) {
 		return string(out)
 	}
 	first := run()
+	for _, out := range []string{"failure", "error"} {
+		if strings.Contains(first, " "+out) {
+			t.Errorf("run.sh reports a %s:\n%s", out, first)
+		}
+	}
 	for _, want := range []string{
-		"target app", "400 success",
+		"target app", "400 changes",
 		"75 departments, 321 users (4 disabled)",
 	} {
 		if !strings.Contains(first, want) {
@@ -41,7 +46,7 @@ func TestRunScript(t *testing.T) {
 	second := run("v2")
 	for _, want := range []string{
 		"2 created, 5 updated, 2 moved, 0 enabled, 1 disabled, 2 deleted",
-		"12 success",
+		"12 changes",
 		"75 departments, 321 users (5 disabled)",
 	} {
 		if !strings.Contains(second, want) {

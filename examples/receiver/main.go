@@ -2,7 +2,8 @@
 // callbacks with sdk/receiver, keeps the departments and users it is sent in
 // a JSON file, and shows them.
 //
-//	receiver serve --addr 127.0.0.1:8471 --token T --data receiver.json
+//	receiver serve --addr 127.0.0.1:8471 --token T --data receiver.json \
+//	        [--encryption-key K] [--signature-key S | --jwks-url URL | --jwks-file F]
 //	receiver dump --data receiver.json [--format text|json] [--ids]
 package main
 
@@ -10,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/midstream-io/midstream/sdk/callback"
 	"github.com/midstream-io/midstream/sdk/receiver"
 )
 
@@ -41,6 +44,7 @@ func main() {
 
 const usage = `usage:
   receiver serve [--addr 127.0.0.1:8471] [--token TOKEN] [--data receiver.json]
+                 [--encryption-key KEY] [--signature-key KEY | --jwks-url URL | --jwks-file FILE]
   receiver dump [--data receiver.json] [--format text|json] [--ids]
 `
 
@@ -68,11 +72,31 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "127.0.0.1:8471", "the address to listen on")
 	token := fs.String("token", os.Getenv("RECEIVER_TOKEN"), "the bearer token the hub sends (default $RECEIVER_TOKEN)")
 	data := fs.String("data", "receiver.json", "the data file")
+	encKey := fs.String("encryption-key", os.Getenv("RECEIVER_ENCRYPTION_KEY"),
+		"the target's encryption_key: 16 characters or 64 hex; requests must be encrypted with it (default $RECEIVER_ENCRYPTION_KEY)")
+	sigKey := fs.String("signature-key", os.Getenv("RECEIVER_SIGNATURE_KEY"),
+		"the target's signature_key: requests must carry its HMAC signature (default $RECEIVER_SIGNATURE_KEY)")
+	jwksURL := fs.String("jwks-url", os.Getenv("RECEIVER_JWKS_URL"),
+		"the hub's /.well-known/jwks.json, for signature = \"jws\" (default $RECEIVER_JWKS_URL)")
+	jwksFile := fs.String("jwks-file", "", "the hub's public keys as `midstream keys export` writes them, instead of --jwks-url")
+	window := fs.Duration("replay-window", callback.DefaultReplayWindow, "how far a request's timestamp may be from this machine's clock")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	opts := receiver.Options{Token: *token, EncryptionKey: *encKey, SignatureKey: *sigKey, JWKSURL: *jwksURL, ReplayWindow: *window}
+	if *jwksFile != "" {
+		b, err := os.ReadFile(*jwksFile)
+		if err != nil {
+			return err
+		}
+		var keys callback.JWKS
+		if err := json.Unmarshal(b, &keys); err != nil {
+			return fmt.Errorf("%s is not a JWKS: %w", *jwksFile, err)
+		}
+		opts.Keys = &keys
 	}
 	store, err := OpenStore(*data)
 	if err != nil {
@@ -80,7 +104,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := log.New(stderr, "", log.LstdFlags)
 	store.logf = logger.Printf
-	h, err := newHandler(store, *token)
+	h, err := newHandler(store, opts)
 	if err != nil {
 		return err
 	}
@@ -115,8 +139,10 @@ var pageHTML string
 var page = template.Must(template.New("page").Funcs(template.FuncMap{"plural": plural}).Parse(pageHTML))
 
 // newHandler serves the callback endpoint and the pages showing the state.
-func newHandler(store *Store, token string) (http.Handler, error) {
-	callbacks, err := receiver.New(receiver.Options{Token: token, App: store})
+// opts are the receiver's security settings (opts.App is set here).
+func newHandler(store *Store, opts receiver.Options) (http.Handler, error) {
+	opts.App = store
+	callbacks, err := receiver.New(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -19,9 +19,32 @@ import (
 
 	"github.com/midstream-io/midstream/sdk"
 	"github.com/midstream-io/midstream/sdk/callback"
+	"github.com/midstream-io/midstream/sdk/receiver"
 )
 
-const token = "test-token"
+const (
+	token  = "test-token"
+	encKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	sigKey = "a-signature-key-of-some-length!!"
+)
+
+func init() { pbkdf2Iterations = 1000 } // fast tests; the format is the same
+
+// secure are the security settings of the tests: AES-256 and HMAC, on
+// both ends.
+var secure = receiver.Options{Token: token, EncryptionKey: encKey, SignatureKey: sigKey}
+
+// encoder returns an Encoder that seals as a target with the secure
+// settings does.
+func encoder(t *testing.T, url, tok string) callback.Encoder {
+	t.Helper()
+	k, _ := callback.ParseEncryptionKey(encKey)
+	s, err := callback.NewSealer(callback.SealConfig{EncryptionKey: k, HMACKey: []byte(sigKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return callback.Encoder{URL: url, Token: tok, Sealer: s}
+}
 
 // app is the receiver under test, served over real HTTP.
 type app struct {
@@ -41,13 +64,13 @@ func startApp(t *testing.T, data string) *app {
 	}
 	clock := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 	store.now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	h, err := newHandler(store, token)
+	h, err := newHandler(store, secure)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &app{t: t, data: data, store: store, srv: srv, enc: callback.Encoder{URL: srv.URL + "/callback", Token: token}}
+	return &app{t: t, data: data, store: store, srv: srv, enc: encoder(t, srv.URL+"/callback", token)}
 }
 
 // event builds the event of op with a fresh event id.
@@ -55,7 +78,7 @@ func (a *app) event(op sdk.Operation) *callback.Event {
 	a.t.Helper()
 	a.n++
 	op.ID = "ev-" + strconv.Itoa(a.n)
-	ev, err := callback.NewEvent(op, time.Date(2026, 11, 3, 9, 12, 44, 0, time.UTC))
+	ev, err := callback.NewEvent(op, time.Now())
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -150,7 +173,7 @@ func TestCallbacks(t *testing.T) {
 		t.Fatalf("update of an unknown user: got %d, want 404", code)
 	}
 	// A request without the token changes nothing.
-	bad := callback.Encoder{URL: a.enc.URL, Token: "wrong"}
+	bad := encoder(t, a.enc.URL, "wrong")
 	req, _ := bad.NewRequest(context.Background(), a.event(org("o_x", "X", nil)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -370,7 +393,8 @@ func TestServe(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--token", token, "--data", data}, pw, io.Discard)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--token", token, "--data", data,
+			"--encryption-key", encKey, "--signature-key", sigKey}, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -383,7 +407,7 @@ func TestServe(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr)
 
-	a := &app{t: t, enc: callback.Encoder{URL: base + "/callback", Token: token}}
+	a := &app{t: t, enc: encoder(t, base+"/callback", token)}
 	a.want(a.event(org("o_root", "星河集团", nil)), 200, "D101", callback.StatusOK)
 	if code, _ := a.send(callback.NewTestEvent("test-1", time.Now())); code != 200 {
 		t.Errorf("test event: got %d, want 200", code)
@@ -441,4 +465,66 @@ func dump(t *testing.T, args ...string) string {
 		t.Fatalf("dump: %v\n%s", err, errb.String())
 	}
 	return out.String()
+}
+
+func TestPasswords(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "receiver.json")
+	a := startApp(t, data)
+	a.want(a.event(org("o_root", "星河集团", nil)), 200, "D101", callback.StatusOK)
+	create := a.event(user("u_1", "zhang.wei", "张伟", &sdk.Ref{HubID: "o_root", TargetID: "D101"}, nil))
+	create.Object.Password = "Tr0ub4dor&3"
+	a.want(create, 200, "U1001", callback.StatusOK)
+	if o := readState(t, data).Objects["U1001"]; !checkPassword(o.Password, "Tr0ub4dor&3") || checkPassword(o.Password, "other") {
+		t.Fatalf("after the create the stored password hash is %q", o.Password)
+	}
+	change := a.event(sdk.Operation{Op: sdk.OpPassword, Kind: sdk.KindUser, HubID: "u_1", TargetID: "U1001"})
+	change.Object.Password = "correct horse battery staple"
+	a.want(change, 200, "U1001", callback.StatusOK)
+	if o := readState(t, data).Objects["U1001"]; !checkPassword(o.Password, "correct horse battery staple") {
+		t.Errorf("the password change was not applied: %q", o.Password)
+	}
+	if b := string(mustRead(t, data)); strings.Contains(b, "Tr0ub4dor") || strings.Contains(b, "horse") {
+		t.Errorf("the data file holds a plaintext password")
+	}
+}
+
+// TestJWKSFile: serve --jwks-file verifies signatures by the hub's keys as
+// `midstream keys export` writes them.
+func TestJWKSFile(t *testing.T) {
+	key, err := callback.GenerateSigningKey(callback.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := key.PublicJWK()
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	b, _ := json.Marshal(callback.JWKS{Keys: []callback.JWK{pub}})
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--token", token, "--data", filepath.Join(t.TempDir(), "r.json"),
+			"--jwks-file", file}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.TrimPrefix(strings.TrimSpace(line), "listening on ")
+	s, _ := callback.NewSealer(callback.SealConfig{SigningKey: key})
+	a := &app{t: t, enc: callback.Encoder{URL: base + "/callback", Token: token, Sealer: s}}
+	a.want(a.event(org("o_root", "星河集团", nil)), 200, "D101", callback.StatusOK)
+	a.enc.Sealer = nil
+	if code, r := a.send(a.event(org("o_2", "X", nil))); code != 401 || r.Code != "invalid_signature" {
+		t.Errorf("unsigned: %d %+v, want 401 invalid_signature", code, r)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

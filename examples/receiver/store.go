@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +51,11 @@ type Object struct {
 	// it is created.
 	ParentHubID string              `json:"parentHubId,omitempty"`
 	Attributes  callback.Attributes `json:"attributes"`
-	Created     time.Time           `json:"created"`
-	Updated     time.Time           `json:"updated"`
+	// Password is a PBKDF2 hash of the user's password, when the hub syncs
+	// passwords (see hashPassword); the password itself is never kept.
+	Password string    `json:"password,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
 }
 
 func newState() *State {
@@ -171,6 +180,9 @@ func (s *Store) apply(ev *callback.Event) (string, error) {
 			s.st.NextUser++
 		}
 		o.merge(obj)
+		if obj.Password != "" {
+			o.Password = hashPassword(obj.Password)
+		}
 		s.st.Objects[id] = o
 		s.st.Creates[obj.HubID]++
 		s.byHub[hubKey(o.Kind, o.HubID)] = id
@@ -200,6 +212,8 @@ func (s *Store) apply(ev *callback.Event) (string, error) {
 		if err := s.setParent(id, obj.Parent); err != nil {
 			return "", err
 		}
+	case sdk.OpPassword:
+		o.Password = hashPassword(obj.Password)
 	case sdk.OpDisable:
 		o.Active = false
 	case sdk.OpEnable:
@@ -220,6 +234,41 @@ func (s *Store) apply(ev *callback.Event) (string, error) {
 	}
 	o.Updated = now
 	return id, nil
+}
+
+// pbkdf2Iterations is PBKDF2-HMAC-SHA256's cost (OWASP's 2023 advice);
+// tests lower it.
+var pbkdf2Iterations = 600_000
+
+// hashPassword returns "pbkdf2-sha256$<iterations>$<salt>$<hash>" (salt
+// and hash in base64): what an application keeps instead of a password.
+func hashPassword(pw string) string {
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	key, err := pbkdf2.Key(sha256.New, pw, salt, pbkdf2Iterations, 32)
+	if err != nil {
+		panic(err) // only for parameters out of range
+	}
+	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", pbkdf2Iterations, base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// checkPassword reports whether pw matches a hash made by hashPassword.
+func checkPassword(hash, pw string) bool {
+	var iter int
+	parts := strings.Split(hash, "$")
+	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
+		return false
+	}
+	if _, err := fmt.Sscan(parts[1], &iter); err != nil || iter <= 0 {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[2])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[3])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got, err := pbkdf2.Key(sha256.New, pw, salt, iter, len(want))
+	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
 }
 
 // merge applies an event's display name and attributes: a null value

@@ -250,8 +250,8 @@ func TestUnmarshalErrors(t *testing.T) {
 	}
 }
 
-// b64 is a stand-in for the encryption a later version adds: it proves the
-// Sealer and Opener steps see, and may change, body and headers.
+// b64 is a stand-in Sealer and Opener: it proves the steps see, and may
+// change, body and headers.
 type b64 struct{}
 
 func (b64) Seal(body []byte, h http.Header) ([]byte, error) {
@@ -260,7 +260,7 @@ func (b64) Seal(body []byte, h http.Header) ([]byte, error) {
 	return []byte(base64.StdEncoding.EncodeToString(body)), nil
 }
 
-func (b64) Open(body []byte, h http.Header) ([]byte, error) {
+func (b64) Open(_ context.Context, body []byte, h http.Header) ([]byte, error) {
 	if h.Get("X-Test-Sealed") != "yes" {
 		return nil, errors.New("not sealed")
 	}
@@ -272,19 +272,21 @@ func TestEncoderDecoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := callback.Encoder{URL: "https://app.example.com/hook", Token: "s3cret"}
+	enc := callback.Encoder{URL: "https://app.example.com/hook", Token: "s3cret", Nonce: func() string { return "00112233445566778899aabbccddeeff" }}
 	req, err := enc.NewRequest(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantHeaders := map[string]string{
-		"Authorization":       "Bearer s3cret",
-		"Content-Type":        "application/json",
-		"Idempotency-Key":     "01JC7Q1V8X8Y4K2M3N5P6R7S8T",
-		"User-Agent":          "Midstream-Callback/1",
-		"X-Midstream-Event":   "user.create",
-		"X-Midstream-Hub-Id":  "u_8f14e45f",
-		"X-Midstream-Version": "1",
+		"Authorization":         "Bearer s3cret",
+		"Content-Type":          "application/json",
+		"Idempotency-Key":       "01JC7Q1V8X8Y4K2M3N5P6R7S8T",
+		"User-Agent":            "Midstream-Callback/1",
+		"X-Midstream-Event":     "user.create",
+		"X-Midstream-Hub-Id":    "u_8f14e45f",
+		"X-Midstream-Version":   "1",
+		"X-Midstream-Timestamp": "1793697164512",
+		"X-Midstream-Nonce":     "00112233445566778899aabbccddeeff",
 	}
 	gotHeaders := map[string]string{}
 	for k := range req.Header {
@@ -339,7 +341,7 @@ func serverRequest(t *testing.T, req *http.Request) *http.Request {
 }
 
 func TestDecodeErrors(t *testing.T) {
-	body := `{"version":"1","eventId":"e1","eventType":"user.delete","object":{"kind":"user","hubId":"h1","targetId":"7"}}`
+	body := `{"version":"1","eventId":"e1","eventType":"user.delete","timestamp":"2026-11-03T09:12:44.512Z","object":{"kind":"user","hubId":"h1","targetId":"7"}}`
 	tests := map[string]struct {
 		headers     map[string]string
 		body        string
@@ -354,6 +356,7 @@ func TestDecodeErrors(t *testing.T) {
 		"key mismatch":        {headers: map[string]string{"Idempotency-Key": "e2"}, wantErr: "Idempotency-Key"},
 		"event type mismatch": {headers: map[string]string{"X-Midstream-Event": "user.create"}, wantErr: "X-Midstream-Event"},
 		"hub id mismatch":     {headers: map[string]string{"X-Midstream-Hub-Id": "h2"}, wantErr: "X-Midstream-Hub-Id"},
+		"timestamp mismatch":  {headers: map[string]string{"X-Midstream-Timestamp": "1793697164513"}, wantErr: "X-Midstream-Timestamp"},
 		"too large":           {max: 20, wantErr: "too large", wantTooBig: true},
 	}
 	for name, tt := range tests {

@@ -14,6 +14,8 @@
 //	X-Midstream-Version: 1
 //	X-Midstream-Event: user.create
 //	X-Midstream-Hub-Id: u_8f14e45f
+//	X-Midstream-Timestamp: 1793697164512
+//	X-Midstream-Nonce: 00112233445566778899aabbccddeeff
 //
 //	{"version":"1","eventId":"01JC7Q1V8X8Y4K2M3N5P6R7S8T","eventType":"user.create",
 //	 "timestamp":"2026-11-03T09:12:44.512Z",
@@ -42,11 +44,32 @@
 // add fields; anything that changes the meaning of an existing field gets a
 // new version, which a version 1 receiver rejects with 400.
 //
-// # Where encryption and signatures go
+// # Encryption, signatures, replay protection
 //
 // A request is built in two steps: [Encoder.NewRequest] marshals the event
-// and sets the headers, then hands body and headers to its [Sealer], the
-// step where encryption and signing (a later version) transform them. On the
-// receiving side [Decoder.Decode] gives body and headers to its [Opener]
-// before unmarshalling. Without a Sealer or Opener the body is plain JSON.
+// and sets the headers (the timestamp and a fresh nonce included), then
+// hands body and headers to its [Sealer]. [NewSealer] makes the Sealer of
+// version 1:
+//
+//   - Encryption: the body becomes an [Envelope] holding the event
+//     encrypted with AES-GCM (a 16-character key: AES-128; 64 hex
+//     characters: AES-256, see [ParseEncryptionKey]), a random 12-byte IV
+//     per request, the 16-byte tag, and "<timestamp>.<nonce>" as additional
+//     authenticated data.
+//   - Signature: X-Midstream-Signature carries "hmac-sha256=" and the
+//     base64 HMAC-SHA256 of the [SigningString] (timestamp "." nonce "."
+//     body), or "jws=" and a detached compact JWS of it, RS256 or ES256, by
+//     a [SigningKey] whose public half the hub publishes in its [JWKS].
+//
+// On the receiving side [Decoder.Decode] gives body and headers to its
+// [Opener]; [NewVerifier] makes the Opener that checks the timestamp
+// window, the signature (HMAC, or JWS with keys from a [KeySet]), decrypts,
+// and refuses a nonce it has seen ([NonceStore]). What it refuses is a
+// [*Rejection] whose code the application answers with, so that the hub
+// can say what went wrong. Without a Sealer or Opener the body is plain
+// JSON.
+//
+// The exact bytes, with a worked example, are in the callback connector's
+// README (connectors/callback/README.md); testdata/vectors.json holds
+// vectors computed independently from that description.
 package callback

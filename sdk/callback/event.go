@@ -141,7 +141,17 @@ type Object struct {
 	Parent *Ref `json:"parent,omitempty"`
 	// Orgs are a user's org memberships, the primary one first.
 	Orgs []Ref `json:"orgs,omitempty"`
+	// Password is a user's plaintext password: only in user.create and
+	// user.password events, only from a target with password sync on, and
+	// only in encrypted requests. Never log it.
+	Password string `json:"password,omitempty"`
 }
+
+// PasswordAttribute is the name under which an operation carries a
+// plaintext password in its attributes. [NewEvent] never sends it as an
+// attribute: the callback target moves it to [Object.Password] when
+// password sync is on, and drops it otherwise.
+const PasswordAttribute = "password"
 
 // Ref names a related object (an org) by hub id and, once the application
 // has answered its create, by the application's id.
@@ -150,7 +160,8 @@ type Ref struct {
 	TargetID string `json:"targetId,omitempty"`
 }
 
-// NewEvent builds the event that applies op, sent at the time at.
+// NewEvent builds the event that applies op, sent at the time at. The
+// attribute named [PasswordAttribute] is left out: see [Object.Password].
 func NewEvent(op sdk.Operation, at time.Time) (*Event, error) {
 	typ, err := TypeOf(op.Kind, op.Op)
 	if err != nil {
@@ -168,6 +179,12 @@ func NewEvent(op sdk.Operation, at time.Time) (*Event, error) {
 		TargetID:    op.TargetID,
 		DisplayName: op.DisplayName,
 		Attributes:  FromValues(op.Attributes),
+	}
+	if _, ok := obj.Attributes[PasswordAttribute]; ok {
+		delete(obj.Attributes, PasswordAttribute)
+		if len(obj.Attributes) == 0 {
+			obj.Attributes = nil
+		}
 	}
 	if op.Parent != nil {
 		obj.Parent = &Ref{HubID: op.Parent.HubID, TargetID: op.Parent.TargetID}
@@ -210,6 +227,9 @@ func (ev *Event) Validate() error {
 	case ev.Object.Kind != ev.Type.Kind():
 		return fmt.Errorf("event %s: object kind %q does not match eventType %q", ev.ID, ev.Object.Kind, ev.Type)
 	}
+	if ev.Object.Password != "" && ev.Type != EventUserCreate && ev.Type != EventUserPassword {
+		return fmt.Errorf("event %s: a password in a %s event (only user.create and user.password carry one)", ev.ID, ev.Type)
+	}
 	if ev.Object.Parent != nil && ev.Object.Parent.HubID == "" {
 		return fmt.Errorf("event %s: parent has no hubId", ev.ID)
 	}
@@ -223,7 +243,8 @@ func (ev *Event) Validate() error {
 
 // Operation converts ev back to the operation it was built from.
 // Attribute values take the types of their JSON forms (see
-// [Attributes.Values]): a datetime comes back as its RFC 3339 string.
+// [Attributes.Values]): a datetime comes back as its RFC 3339 string. A
+// password comes back as the attribute [PasswordAttribute].
 func (ev *Event) Operation() (sdk.Operation, error) {
 	if err := ev.Validate(); err != nil {
 		return sdk.Operation{}, err
@@ -243,6 +264,12 @@ func (ev *Event) Operation() (sdk.Operation, error) {
 		TargetID:    ev.Object.TargetID,
 		DisplayName: ev.Object.DisplayName,
 		Attributes:  attrs,
+	}
+	if ev.Object.Password != "" {
+		if op.Attributes == nil {
+			op.Attributes = sdk.Attributes{}
+		}
+		op.Attributes[PasswordAttribute] = sdk.String(ev.Object.Password)
 	}
 	if p := ev.Object.Parent; p != nil {
 		op.Parent = &sdk.Ref{HubID: p.HubID, TargetID: p.TargetID}

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // The HTTP headers of a callback request.
@@ -49,31 +50,39 @@ const UserAgent = "Midstream-Callback/" + Version
 const DefaultMaxBodyBytes = 4 << 20
 
 // A Sealer is the last step of building a request: it may transform the
-// marshalled body and add headers. Encryption and signatures (a later
-// version of the wire format) are Sealers; without one the body is plain
-// JSON. Seal must not keep body or h after it returns.
+// marshalled body and add headers. Encryption and signatures are a Sealer
+// ([NewSealer]); without one the body is plain JSON. Seal must not keep
+// body or h after it returns.
 type Sealer interface {
 	Seal(body []byte, h http.Header) ([]byte, error)
 }
 
 // An Opener is a Sealer's inverse on the receiving side: it verifies and
-// decrypts a body before it is unmarshalled. An error it returns is
-// answered with 400, or with 401 when it wraps [ErrUnauthorized].
+// decrypts a body before it is unmarshalled ([Verifier]). An error it
+// returns is answered with its status and code when it is a
+// [*Rejection], with 401 when it wraps [ErrUnauthorized], else with 400.
 type Opener interface {
-	Open(body []byte, h http.Header) ([]byte, error)
+	Open(ctx context.Context, body []byte, h http.Header) ([]byte, error)
 }
 
 // ErrUnauthorized is wrapped by errors of a missing or wrong credential
-// (bearer token; later, a signature).
+// (bearer token, signature, replay).
 var ErrUnauthorized = errors.New("unauthorized")
 
 // ErrBodyTooLarge is returned by [Decoder.Decode] for a body over its
 // limit.
 var ErrBodyTooLarge = errors.New("callback request body too large")
 
-// Marshal encodes ev as a plain JSON body.
+// Marshal encodes ev as a plain JSON body: compact, UTF-8, without
+// escaping <, > and & (receivers parse it; nobody embeds it in HTML).
 func Marshal(ev *Event) ([]byte, error) {
-	return json.Marshal(ev)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Unmarshal decodes a plain JSON body and validates the event (see
@@ -129,12 +138,18 @@ type Encoder struct {
 	// Token is sent as a bearer token; empty sends no Authorization header.
 	Token string
 	// Sealer, when set, transforms each marshalled body and its headers
-	// (encryption, signatures).
+	// (encryption, signatures; see [NewSealer]).
 	Sealer Sealer
+	// Nonce returns each request's nonce; nil means [NewNonce]. Tests set
+	// it to get reproducible requests.
+	Nonce func() string
 }
 
-// NewRequest builds the POST request carrying ev. The request's GetBody is
-// set, so a client may resend it.
+// NewRequest builds the POST request carrying ev, with the event's
+// timestamp (in milliseconds) in X-Midstream-Timestamp and a fresh nonce
+// in X-Midstream-Nonce. The request's GetBody is set, so a client may
+// resend it; a new attempt of an event should be a new request (a new
+// timestamp and nonce), since receivers refuse a nonce they have seen.
 func (e *Encoder) NewRequest(ctx context.Context, ev *Event) (*http.Request, error) {
 	body, err := Marshal(ev)
 	if err != nil {
@@ -142,6 +157,12 @@ func (e *Encoder) NewRequest(ctx context.Context, ev *Event) (*http.Request, err
 	}
 	h := make(http.Header)
 	SetHeaders(h, ev, e.Token)
+	nonce := NewNonce
+	if e.Nonce != nil {
+		nonce = e.Nonce
+	}
+	h.Set(HeaderTimestamp, FormatTimestamp(ev.Timestamp))
+	h.Set(HeaderNonce, nonce())
 	if e.Sealer != nil {
 		if body, err = e.Sealer.Seal(body, h); err != nil {
 			return nil, fmt.Errorf("seal event %s: %w", ev.ID, err)
@@ -170,8 +191,9 @@ type Decoder struct {
 // Decode reads, opens, unmarshals and validates the event of request r.
 // Besides the body's own checks it requires the X-Midstream-Version header
 // to be [Version] (a [*VersionError] otherwise), and the Idempotency-Key,
-// X-Midstream-Event and X-Midstream-Hub-Id headers, when present, to agree
-// with the body. It does not check the bearer token: see [CheckBearer].
+// X-Midstream-Event, X-Midstream-Hub-Id and X-Midstream-Timestamp headers,
+// when present, to agree with the body. It does not check the bearer
+// token: see [CheckBearer].
 func (d *Decoder) Decode(r *http.Request) (*Event, error) {
 	if v := r.Header.Get(HeaderVersion); v != Version {
 		return nil, &VersionError{Version: v}
@@ -196,7 +218,7 @@ func (d *Decoder) Decode(r *http.Request) (*Event, error) {
 		return nil, fmt.Errorf("%w (over %d bytes)", ErrBodyTooLarge, limit)
 	}
 	if d.Opener != nil {
-		if body, err = d.Opener.Open(body, r.Header); err != nil {
+		if body, err = d.Opener.Open(r.Context(), body, r.Header); err != nil {
 			return nil, err
 		}
 	}
@@ -212,6 +234,9 @@ func (d *Decoder) Decode(r *http.Request) (*Event, error) {
 	}
 	if id := r.Header.Get(HeaderHubID); id != "" && (ev.Object == nil || id != ev.Object.HubID) {
 		return nil, fmt.Errorf("header %s %q does not match the object's hubId", HeaderHubID, id)
+	}
+	if ts := r.Header.Get(HeaderTimestamp); ts != "" && !ev.Timestamp.IsZero() && ts != FormatTimestamp(ev.Timestamp) {
+		return nil, fmt.Errorf("header %s %q does not match the event's timestamp %s", HeaderTimestamp, ts, ev.Timestamp.Format(time.RFC3339Nano))
 	}
 	return ev, nil
 }

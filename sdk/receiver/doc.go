@@ -1,8 +1,10 @@
 // Package receiver is the library a Go application uses to receive
 // Midstream's callbacks: an [http.Handler] that checks the bearer token,
-// decodes each request into a typed [callback.Event], hands it to the
-// application, and answers in the wire format the callback connector
-// expects.
+// verifies the signature (HMAC, or a JWS checked against the hub's JWKS),
+// refuses replays, decrypts, decodes each request into a typed
+// [callback.Event], hands it to the application, and answers in the wire
+// format the callback connector expects. [Verifier.Decode] does the same
+// checks for applications that route and answer requests themselves.
 //
 // # Implement an Application
 //
@@ -27,10 +29,40 @@
 //		return "", nil
 //	}
 //
-//	h, err := receiver.New(receiver.Options{Token: os.Getenv("MIDSTREAM_TOKEN"), App: &app{db}})
+//	h, err := receiver.New(receiver.Options{
+//		Token:         os.Getenv("MIDSTREAM_TOKEN"),          // the target's token
+//		EncryptionKey: os.Getenv("MIDSTREAM_ENCRYPTION_KEY"), // its encryption_key
+//		SignatureKey:  os.Getenv("MIDSTREAM_SIGNATURE_KEY"),  // its signature_key, or:
+//		// JWKSURL: "https://hub.example.com/.well-known/jwks.json" (signature = "jws")
+//		App: &app{db},
+//	})
 //	http.Handle("/midstream/callback", h)
 //
 // Store the hub id with each object: it is what makes delivery safe.
+//
+// # Security
+//
+// Give the handler the target's settings: what the hub sends, the handler
+// requires. With an EncryptionKey every request must be encrypted with it,
+// and an encrypted request is refused without one; with a SignatureKey (or
+// a JWKSURL, or Keys) every request must carry a valid HMAC (or JWS)
+// signature. Every request must carry a timestamp within ReplayWindow (5
+// minutes) of this machine's clock and a nonce not seen before. A request
+// that fails a check never reaches the application: it is answered 401
+// or 400 (503 when the hub's JWKS cannot be read) with the code of the
+// wire format (invalid_token, invalid_signature, unknown_key,
+// stale_timestamp, replayed_nonce, decryption_failed, encryption_required,
+// invalid_request, unsupported_version, keys_unavailable) and the reason,
+// which the hub shows with the event and in its connectivity test.
+//
+// JWKS keys are fetched once and cached (JWKSClient): a signature by an
+// unknown key id makes the handler read the JWKS again, at most every 10
+// seconds, so a key rotation on the hub needs nothing here; cached keys keep
+// working while the hub is unreachable.
+//
+// Passwords (when the target has password_sync = true) arrive in
+// ev.Object.Password, in user.create and user.password events only: store
+// a hash, never the password, and never log it.
 //
 // # What the handler guarantees
 //

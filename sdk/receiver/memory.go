@@ -27,6 +27,10 @@ type MemoryObject struct {
 	Parent   *callback.Ref
 	Orgs     []callback.Ref
 	Disabled bool
+	// Password is the last password received (create or password events,
+	// from a target with password sync on). A real application stores a
+	// hash of it, never the password itself.
+	Password string
 }
 
 func (o *MemoryObject) clone() MemoryObject {
@@ -130,6 +134,9 @@ func (m *MemoryApp) Handle(_ context.Context, ev *callback.Event) (string, error
 }
 
 func (o *MemoryObject) merge(obj *callback.Object) {
+	if obj.Password != "" {
+		o.Password = obj.Password
+	}
 	if obj.DisplayName != "" {
 		o.DisplayName = obj.DisplayName
 	}

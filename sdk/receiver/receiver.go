@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,27 +35,134 @@ type Application interface {
 	Handle(ctx context.Context, ev *callback.Event) (id string, err error)
 }
 
-// Options configure a [Handler].
+// Options configure a [Handler] or a [Verifier]. Copy the values from the
+// hub's callback target block: what it sends, the receiver requires.
 type Options struct {
 	// Token is the bearer token the hub sends (the callback target's
 	// token). Required: a request without it is answered 401.
 	Token string
-	// App receives the events. Required.
+	// App receives the events. Required by [New], unused by
+	// [NewVerifier].
 	App Application
-	// Opener, when set, verifies and decrypts each body before it is
-	// decoded (encryption and signatures, a later wire format version).
-	Opener callback.Opener
+
+	// EncryptionKey is the target's encryption_key: 16 characters
+	// (AES-128) or 64 hex characters (AES-256). When set, every request
+	// must be encrypted with it; when empty, an encrypted request is
+	// refused.
+	EncryptionKey string
+	// SignatureKey is the target's signature_key. When set, every request
+	// must carry its HMAC-SHA256 signature.
+	SignatureKey string
+	// JWKSURL is where the hub publishes its public keys, such as
+	// "https://hub.example.com/.well-known/jwks.json" (`midstream run`
+	// serves it). When set, every request must carry a JWS signature by
+	// one of them (signature = "jws" in the target). Keys are cached; an
+	// unknown key id makes the handler read the JWKS again (at most every
+	// 10 seconds), so a rotation on the hub needs nothing here.
+	JWKSURL string
+	// Keys, instead of JWKSURL, gives the hub's public keys directly: a
+	// *callback.JWKS read from the file `midstream keys export` writes, or
+	// any callback.KeySet. At most one of SignatureKey, JWKSURL and Keys
+	// may be set.
+	Keys callback.KeySet
+	// HTTPClient fetches the JWKS; nil means a client with a 10-second
+	// timeout.
+	HTTPClient *http.Client
+
+	// ReplayWindow is how far a request's timestamp may be from this
+	// machine's clock, either way; 0 means 5 minutes. Keep clocks in sync
+	// (NTP): a request outside the window is refused as stale.
+	ReplayWindow time.Duration
+	// Nonces remembers the nonces of accepted requests, so that a replayed
+	// request is refused; nil means an in-memory cache, right for one
+	// process. Applications running several instances behind a load
+	// balancer share one store (such as Redis SET NX with an expiry).
+	Nonces callback.NonceStore
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
 	// MaxBodyBytes caps a request body; 0 means
 	// callback.DefaultMaxBodyBytes. A larger body is answered 413.
 	MaxBodyBytes int64
 }
 
+// Verifier checks, verifies, decrypts and decodes callback requests,
+// without applying them: the plain-function form of the [Handler], for
+// applications that route and answer requests themselves. It is safe for
+// concurrent use; keep one per target, since it remembers nonces and
+// caches keys.
+type Verifier struct {
+	token string
+	dec   callback.Decoder
+}
+
+// NewVerifier returns a verifier requiring what opts say (opts.App is not
+// used).
+func NewVerifier(opts Options) (*Verifier, error) {
+	if opts.Token == "" {
+		return nil, errors.New("receiver: a bearer token is required")
+	}
+	cfg := callback.VerifyConfig{Window: opts.ReplayWindow, Nonces: opts.Nonces, Now: opts.Now}
+	if cfg.Nonces == nil {
+		cfg.Nonces = &callback.NonceCache{Now: opts.Now}
+	}
+	if opts.EncryptionKey != "" {
+		k, err := callback.ParseEncryptionKey(opts.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("receiver: encryption key: %w", err)
+		}
+		cfg.EncryptionKey = k
+	}
+	n := 0
+	if opts.SignatureKey != "" {
+		n++
+		cfg.HMACKey = []byte(strings.TrimSpace(opts.SignatureKey))
+	}
+	if opts.JWKSURL != "" {
+		n++
+		u, err := url.Parse(opts.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("receiver: the JWKS URL %q is not an http(s) URL", opts.JWKSURL)
+		}
+		cfg.Keys = &JWKSClient{URL: opts.JWKSURL, Client: opts.HTTPClient, Now: opts.Now}
+	}
+	if opts.Keys != nil {
+		n++
+		cfg.Keys = opts.Keys
+	}
+	if n > 1 {
+		return nil, errors.New("receiver: set one of SignatureKey, JWKSURL and Keys: a request carries one signature")
+	}
+	v, err := callback.NewVerifier(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("receiver: %w", err)
+	}
+	return &Verifier{token: opts.Token, dec: callback.Decoder{Opener: v, MaxBodyBytes: opts.MaxBodyBytes}}, nil
+}
+
+// Decode checks request r's bearer token, timestamp, nonce and signature,
+// decrypts its body and decodes its event. A failure is an [*Error]
+// whose Status and Code are the answer to give (see [WriteError]): 401
+// invalid_token, invalid_signature, unknown_key, stale_timestamp or
+// replayed_nonce; 400 decryption_failed, encryption_required,
+// invalid_request or unsupported_version; 413 for a body too large; 503
+// keys_unavailable when the hub's JWKS cannot be read.
+func (v *Verifier) Decode(r *http.Request) (*callback.Event, error) {
+	if !callback.CheckBearer(r.Header, v.token) {
+		return nil, &Error{Status: http.StatusUnauthorized, Code: callback.CodeInvalidToken, Message: "missing or wrong bearer token"}
+	}
+	ev, err := v.dec.Decode(r)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	return ev, nil
+}
+
 // Handler is the http.Handler that receives callbacks. It is safe for
 // concurrent use.
 type Handler struct {
-	token string
+	v     *Verifier
 	app   Application
-	dec   callback.Decoder
 	locks keyedMutex
 }
 
@@ -61,51 +170,44 @@ var _ http.Handler = (*Handler)(nil)
 
 // New returns a handler receiving callbacks for opts.App.
 func New(opts Options) (*Handler, error) {
-	if opts.Token == "" {
-		return nil, errors.New("receiver: a bearer token is required")
-	}
 	if opts.App == nil {
 		return nil, errors.New("receiver: an application is required")
 	}
-	return &Handler{
-		token: opts.Token,
-		app:   opts.App,
-		dec:   callback.Decoder{Opener: opts.Opener, MaxBodyBytes: opts.MaxBodyBytes},
-	}, nil
+	v, err := NewVerifier(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{v: v, app: opts.App}, nil
 }
 
 // ServeHTTP checks, decodes and applies one callback request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Message: "callbacks are POST requests"})
+		WriteError(w, &Error{Status: http.StatusMethodNotAllowed, Message: "callbacks are POST requests"})
 		return
 	}
-	if !callback.CheckBearer(r.Header, h.token) {
-		writeError(w, &Error{Status: http.StatusUnauthorized, Message: "missing or wrong bearer token"})
-		return
-	}
-	ev, err := h.dec.Decode(r)
+	ev, err := h.v.Decode(r)
 	if err != nil {
-		writeError(w, decodeError(err))
+		WriteError(w, err)
 		return
 	}
 	if ev.Type == callback.EventTest {
-		writeJSON(w, http.StatusOK, callback.Response{Status: callback.StatusOK, Message: "test event received"})
+		WriteResponse(w, http.StatusOK, callback.Response{Status: callback.StatusOK, Message: "test event received"})
 		return
 	}
 	unlock, err := h.locks.lock(r.Context(), string(ev.Object.Kind)+"\x00"+ev.Object.HubID)
 	if err != nil {
-		writeError(w, &Error{Status: http.StatusServiceUnavailable, Message: "request cancelled while waiting for an earlier event of the same object", Err: err})
+		WriteError(w, &Error{Status: http.StatusServiceUnavailable, Message: "request cancelled while waiting for an earlier event of the same object", Err: err})
 		return
 	}
 	defer unlock()
 	resp, err := h.apply(r.Context(), ev)
 	if err != nil {
-		writeError(w, asError(err))
+		WriteError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	WriteResponse(w, http.StatusOK, resp)
 }
 
 // apply hands ev to the application with the rules of SPEC §4.
@@ -245,19 +347,29 @@ func asError(err error) *Error {
 }
 
 func decodeError(err error) *Error {
-	var ve *callback.VersionError
+	var (
+		ve  *callback.VersionError
+		rej *callback.Rejection
+	)
 	switch {
+	case errors.As(err, &rej):
+		return &Error{Status: rej.Status, Code: rej.Code, Message: rej.Reason, Err: err}
 	case errors.As(err, &ve):
-		return &Error{Status: http.StatusBadRequest, Code: "unsupported_version", Message: err.Error(), Err: err}
+		return &Error{Status: http.StatusBadRequest, Code: callback.CodeUnsupportedVersion, Message: err.Error(), Err: err}
 	case errors.Is(err, callback.ErrBodyTooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Message: err.Error(), Err: err}
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error(), Err: err}
 	case errors.Is(err, callback.ErrUnauthorized):
 		return &Error{Status: http.StatusUnauthorized, Message: err.Error(), Err: err}
 	}
-	return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: err.Error(), Err: err}
+	return &Error{Status: http.StatusBadRequest, Code: callback.CodeInvalidRequest, Message: err.Error(), Err: err}
 }
 
-func writeError(w http.ResponseWriter, e *Error) {
+// WriteError answers a callback request with err in the wire format:
+// the status, code and message of an [*Error] (as [Verifier.Decode] and
+// the helpers of this package return), 404 for [ErrNotFound], 503 for a
+// cancelled request, 500 for anything else.
+func WriteError(w http.ResponseWriter, err error) {
+	e := asError(err)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="midstream"`)
 	}
@@ -269,10 +381,11 @@ func writeError(w http.ResponseWriter, e *Error) {
 	if msg == "" && e.Err != nil {
 		msg = e.Err.Error()
 	}
-	writeJSON(w, e.Status, callback.Response{Status: callback.StatusError, Code: e.Code, Message: msg})
+	WriteResponse(w, e.Status, callback.Response{Status: callback.StatusError, Code: e.Code, Message: msg})
 }
 
-func writeJSON(w http.ResponseWriter, status int, resp callback.Response) {
+// WriteResponse answers a callback request with status and resp as JSON.
+func WriteResponse(w http.ResponseWriter, status int, resp callback.Response) {
 	b, _ := json.Marshal(resp)
 	w.Header().Set("Content-Type", callback.ContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))

@@ -46,6 +46,8 @@ func post(t *testing.T, h http.Handler, ev *callback.Event, raw string, mod func
 		r = httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(raw))
 		r.Header.Set("Authorization", "Bearer "+token)
 		r.Header.Set("X-Midstream-Version", "1")
+		r.Header.Set("X-Midstream-Timestamp", callback.FormatTimestamp(at))
+		r.Header.Set("X-Midstream-Nonce", callback.NewNonce())
 	}
 	if mod != nil {
 		mod(r.Header)
@@ -71,7 +73,7 @@ func event(id string, typ callback.EventType, hubID, targetID string, attrs call
 
 func newHandler(t *testing.T, app receiver.Application) *receiver.Handler {
 	t.Helper()
-	h, err := receiver.New(receiver.Options{Token: token, App: app, MaxBodyBytes: 4096})
+	h, err := receiver.New(receiver.Options{Token: token, App: app, MaxBodyBytes: 4096, Now: func() time.Time { return at }})
 	if err != nil {
 		t.Fatal(err)
 	}

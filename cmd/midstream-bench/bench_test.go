@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/midstream-io/midstream/sdk"
+)
+
+// TestMain lets the test binary serve as the receiver process, as the
+// midstream-bench binary does when it re-executes itself.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "receiver" {
+		os.Exit(receiverMain(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+// TestBench runs the whole tool at a tiny size — a real midstream process
+// with its plugins, the receiver process, the revisions and the raw sender —
+// and checks that it verified the application's state and printed sane
+// figures. Timings are never asserted.
+func TestBench(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		if os.Getenv("MIDSTREAM_REQUIRE_INTEGRATION") == "1" {
+			t.Fatal("go is not on PATH; the bench builds cmd/midstream with it")
+		}
+		t.Skip("go is not on PATH; the bench builds cmd/midstream with it")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"--users", "300", "--orgs", "30", "--repeat", "1", "--revisions", "3", "--changes", "5", "--json", "--work", t.TempDir()}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("the last line is not a JSON object: %v\n%s", err, stdout.String())
+	}
+	num := func(k string) float64 {
+		t.Helper()
+		v, ok := got[k].(float64)
+		if !ok {
+			t.Fatalf("%s = %#v, want a number\n%s", k, got[k], lines[len(lines)-1])
+		}
+		return v
+	}
+	if got["verified"] != true {
+		t.Errorf("verified = %v", got["verified"])
+	}
+	if num("users") != 300 || num("orgs") != 30 {
+		t.Errorf("users, orgs = %v, %v", got["users"], got["orgs"])
+	}
+	// Every department, and every person who has not left (about 1% have).
+	if o := num("objects"); o < 30+280 || o > 330 {
+		t.Errorf("objects = %v, want 310..330", o)
+	}
+	if r, o := num("requests"), num("objects"); r < o {
+		t.Errorf("requests = %v, fewer than the %v objects", r, o)
+	}
+	if num("raw_requests") != num("requests") {
+		t.Errorf("the raw sender sent %v requests, the engine %v", got["raw_requests"], got["requests"])
+	}
+	for _, k := range []string{"full_sync_seconds", "full_sync_objects_per_sec", "full_sync_requests_per_sec", "raw_delivery_per_sec", "ratio_to_raw", "peak_rss_mb", "incremental_p50_ms", "incremental_p99_ms"} {
+		if v := num(k); v <= 0 {
+			t.Errorf("%s = %v, want > 0", k, v)
+		}
+	}
+	if p50, p99 := num("incremental_p50_ms"), num("incremental_p99_ms"); p99 < p50 {
+		t.Errorf("incremental p99 %v < p50 %v", p99, p50)
+	}
+	if c := num("incremental_changes"); c != 15 {
+		t.Errorf("incremental_changes = %v, want 3 revisions × 5", c)
+	}
+	if l := num("incremental_lost"); l != 0 {
+		t.Errorf("incremental_lost = %v", l)
+	}
+	stages, _ := got["stages"].(map[string]any)
+	full, _ := stages["full_sync"].(map[string]any)
+	cpu, _ := full["cpu_s"].(map[string]any)
+	for _, k := range []string{"engine", "plugin_csv", "plugin_callback", "receiver"} {
+		if _, ok := cpu[k].(float64); !ok {
+			t.Errorf("stages.full_sync.cpu_s.%s missing: %v", k, full)
+		}
+	}
+	if got["security"] == "none" {
+		t.Logf("the callback target does not encrypt yet: measured plain requests")
+	}
+	if !strings.Contains(stdout.String(), "ratio to raw") {
+		t.Errorf("no table:\n%s", stdout.String())
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--users", "10", "--orgs", "20"},
+		{"--repeat", "0"},
+		{"--concurrency", "1000"},
+		{"extra"},
+	} {
+		var out bytes.Buffer
+		if code := run(context.Background(), args, &out, &out); code != 2 {
+			t.Errorf("%v: exit code %d, want 2\n%s", args, code, out.String())
+		}
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	m := generate(2000, 150, 7)
+	if len(m.users) != 2000 || len(m.orgs) != 150 {
+		t.Fatalf("%d users, %d orgs", len(m.users), len(m.orgs))
+	}
+	paths, ids, emails := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	latin, deep := 0, 0
+	for i, o := range m.orgs {
+		if paths[o.path] {
+			t.Errorf("department path %q twice", o.path)
+		}
+		paths[o.path] = true
+		if h := m.users[o.head]; !h.head || h.org != i || h.state != stateActive {
+			t.Errorf("department %s: head %+v", o.path, h)
+		}
+		if o.parent >= 0 && m.orgs[o.parent].path+"/"+o.name != o.path {
+			t.Errorf("department %s: parent %s", o.path, m.orgs[o.parent].path)
+		}
+		deep = max(deep, o.depth)
+	}
+	for _, u := range m.users {
+		if ids[u.id] || emails[u.email] {
+			t.Errorf("user %s: id or e-mail %s repeated", u.id, u.email)
+		}
+		ids[u.id], emails[u.email] = true, true
+		if !strings.ContainsFunc(u.name, func(r rune) bool { return r >= 0x4e00 && r <= 0x9fff }) {
+			latin++
+		}
+		if u.manager < 0 && u.org != 0 {
+			t.Errorf("user %s has no manager", u.id)
+		}
+	}
+	if latin == 0 || latin > 400 || deep < 3 {
+		t.Errorf("%d Latin names of 2000, departments %d deep", latin, deep)
+	}
+	before := append([]user(nil), m.users...)
+	seen := map[int]bool{}
+	for range 20 {
+		cs := m.revise(10)
+		if len(cs) != 10 {
+			t.Fatalf("revise made %d changes", len(cs))
+		}
+		revision := map[int]bool{}
+		for _, c := range cs {
+			if revision[c.user] || m.users[c.user].head {
+				t.Errorf("change %+v: a head, or a person changed twice in a revision", c)
+			}
+			revision[c.user] = true
+			seen[c.user] = true
+			u, was := m.users[c.user], before[c.user]
+			switch c.what {
+			case "title":
+				if u.title == was.title {
+					t.Errorf("%+v: title unchanged", c)
+				}
+			case "mobile":
+				if u.mobile == was.mobile {
+					t.Errorf("%+v: mobile unchanged", c)
+				}
+			case "move":
+				if u.org == was.org {
+					t.Errorf("%+v: department unchanged", c)
+				}
+			case "leave":
+				if u.state != stateLeft {
+					t.Errorf("%+v: state %s", c, u.state)
+				}
+			}
+			before[c.user] = u
+		}
+	}
+}
+
+func TestVerify(t *testing.T) {
+	m := generate(40, 4, 3)
+	for i := range m.users {
+		m.users[i].state = stateActive
+	}
+	m.users[len(m.users)-1].state = stateDisabled
+	m.users[len(m.users)-2].state = stateLeft
+	hub := map[string]string{}
+	var held []*heldObject
+	for i, o := range m.orgs {
+		hub["org\x00"+o.path] = "o" + o.path
+		held = append(held, &heldObject{Kind: sdk.KindOrg, HubID: "o" + o.path, DisplayName: o.name, Attributes: map[string]any{"name": o.name}})
+		if o.parent >= 0 {
+			held[i].Parent = "o" + m.orgs[o.parent].path
+		}
+	}
+	for _, u := range m.users {
+		hub["user\x00"+u.id] = "u" + u.id
+	}
+	for _, u := range m.users {
+		if u.state == stateLeft {
+			continue
+		}
+		attrs := map[string]any{"employeeNo": u.id, "title": u.title, "mobile": strings.ReplaceAll(u.mobile, " ", "")}
+		if u.manager >= 0 {
+			attrs["manager"] = appID(sdk.KindUser, "u"+m.users[u.manager].id)
+		}
+		held = append(held, &heldObject{Kind: sdk.KindUser, HubID: "u" + u.id, DisplayName: u.name, Parent: "o" + m.orgs[u.org].path,
+			Disabled: u.state == stateDisabled, Attributes: attrs})
+	}
+	if d := verify(m, hub, held, true); len(d) != 0 {
+		t.Fatalf("differences in a matching state: %v", d)
+	}
+	held[len(held)-1].Disabled = false                       // the disabled user
+	held[len(m.orgs)].Attributes["title"] = "x"              // a title
+	held = append(held, &heldObject{Kind: sdk.KindUser, HubID: "u" + m.users[len(m.users)-2].id}) // the leaver
+	d := verify(m, hub, held, true)
+	if len(d) != 3 {
+		t.Errorf("got %d differences, want 3: %v", len(d), d)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	line := []byte("4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 3 4 20 0 8 0 12345 123456789 3000 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
+	st, ok := parseStat(4242, line)
+	if !ok || st.ppid != 1 || st.cpu != 3 || st.rss != 3000*pageSize {
+		t.Errorf("parseStat = %+v, %t", st, ok)
+	}
+	if st, ok := readStat(os.Getpid()); !ok || st.rss <= 0 {
+		t.Errorf("readStat(self) = %+v, %t", st, ok)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	l := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	if p := percentile(l, 50); p != 5 {
+		t.Errorf("p50 = %v", p)
+	}
+	if p := percentile(l, 99); p != 10 {
+		t.Errorf("p99 = %v", p)
+	}
+	if m := median([]float64{3, 1, 2, 10}); m != 2.5 {
+		t.Errorf("median = %v", m)
+	}
+}

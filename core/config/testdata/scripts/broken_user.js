@@ -1,0 +1,4 @@
+(record, object) => {
+  const login = pinyinName(record.name);
+  return { userName: login, email: login + };
+}
