@@ -743,3 +743,37 @@ func TestScopeBySubtreeAndFilter(t *testing.T) {
 		t.Errorf("no event SKIPPED as out of scope: %v", reasons)
 	}
 }
+
+func TestCoalescingKeepsTheUnionOfChanges(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	e.mapping = "-" // every hub attribute is sent
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	// Two updates of one object recorded before either runs.
+	h.rows["E00003"][3] = "架构师"
+	mustSucceed(t, e.sync(engine.SyncOptions{Targets: []string{}}))
+	h.rows["E00003"][0] = "员工3改"
+	mustSucceed(t, e.sync(engine.SyncOptions{Targets: []string{}}))
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	var got []string
+	for _, ev := range e.events(store.Filter{Object: "员工3改", Ops: []string{"update"}}) {
+		got = append(got, fmt.Sprintf("%s %s %v", ev.Status, ev.Reason, ev.Changed))
+	}
+	want := []string{"SUCCESS  [name title]", "IGNORED superseded by a newer update [title]"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("update events, newest first (-want +got):\n%s", diff)
+	}
+	o, _ := findUserBy(e, "name", "员工3改")
+	if o.Attributes.String("title") != "架构师" {
+		t.Errorf("the coalesced update lost the older change: %+v", o.Attributes)
+	}
+}
+
+func findUserBy(e *env, attr, value string) (receiver.MemoryObject, bool) {
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindUser && o.Attributes.String(attr) == value {
+			return o, true
+		}
+	}
+	return receiver.MemoryObject{}, false
+}
