@@ -152,6 +152,15 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 			return err
 		}
 		defer ins.Close()
+		// With no unfinished event in the target (a first sync, or one
+		// after everything was delivered), only the changes of this batch
+		// can be ahead in a lane: skip the per-change lane query for
+		// objects the batch has not touched.
+		var anyUnfinished bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE target = ? AND status IN `+unfinished+`)`, target).Scan(&anyUnfinished); err != nil {
+			return err
+		}
+		touched := map[string]bool{}
 		for _, c := range list {
 			n++
 			pos = c.seq
@@ -170,7 +179,11 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 			}
 			var prevID int64
 			var prevOp, prevStatus, prevChanged, prevSeqs string
-			err := last.QueryRow(target, c.hubID).Scan(&prevID, &prevOp, &prevStatus, &prevChanged, &prevSeqs)
+			err := sql.ErrNoRows
+			if anyUnfinished || touched[c.hubID] || c.op == "delete" {
+				err = last.QueryRow(target, c.hubID).Scan(&prevID, &prevOp, &prevStatus, &prevChanged, &prevSeqs)
+			}
+			touched[c.hubID] = true
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 			case err != nil:
