@@ -65,7 +65,7 @@ func (c *compiled) run(ctx context.Context, in *Input) (Result, error) {
 	}
 	reserved, err := c.reserve(ctx, in, out)
 	if err != nil {
-		return Result{}, err
+		return Result{Reserved: reserved}, err
 	}
 	return Result{Attributes: out, Reserved: reserved}, nil
 }

@@ -278,7 +278,7 @@ func (c *compiled) reserve(ctx context.Context, in *Input, out sdk.Attributes) (
 				if d.Sensitive {
 					shown = "its value"
 				}
-				return nil, fmt.Errorf("mapping %s: reserve %s for attribute %s: %w", in.ID, shown, d.Name, err)
+				return held, fmt.Errorf("mapping %s: reserve %s for attribute %s: %w", in.ID, shown, d.Name, err)
 			}
 			if h == "" {
 				held[d.Name] = cand
@@ -300,7 +300,7 @@ func (c *compiled) reserve(ctx context.Context, in *Input, out sdk.Attributes) (
 			default:
 				e.Msg = fmt.Sprintf("the values %q to %q are all taken (the last by %s)", base, Candidate(base, limit), holder)
 			}
-			return nil, e
+			return held, e
 		}
 	}
 	return held, nil

@@ -388,8 +388,12 @@ func TestUnique(t *testing.T) {
 		t.Errorf("renamed user holds %q, want li.wei", got)
 	}
 
-	// A fixed unique value held by another fails, naming the holder.
-	_, err = run("u-3", "王芳", 1, nil)
+	// A fixed unique value held by another fails, naming the holder; the
+	// result still says what the object reserved before.
+	partial, err := run("u-3", "王芳", 1, nil)
+	if want := map[string]string{"userName": "wang.fang", "email": "wang.fang@example.com"}; !cmp.Equal(partial.Reserved, want) {
+		t.Errorf("Reserved after a failure = %v, want %v", partial.Reserved, want)
+	}
 	var ve *ValueError
 	if !errors.As(err, &ve) || !errors.Is(err, ErrTaken) || ve.Holder != "u-1" ||
 		ve.Error() != `p.hcl:9:5: attribute employeeNo of u-3: the value "1" is unique and held by u-1` {

@@ -246,8 +246,15 @@ type Input struct {
 }
 
 // Uniqueness reserves the values of unique attributes. The engine
-// implements it over the target's links; `midstream mapping test` over a
-// fixture's "taken" values.
+// implements it over the target's links (and the values its accounts hold
+// already); `midstream mapping test` over a fixture's "taken" values.
+//
+// Run calls Reserve only once every other check has passed, only for
+// values the object does not hold already (Input.Reserved), and for
+// on_conflict = "suffix" once per candidate until one is free. Values the
+// object held before and no longer holds (they are missing from
+// Result.Reserved) are the caller's to release, as are an object's values
+// when it leaves the target.
 type Uniqueness interface {
 	// Reserve claims r.Value of r.Attribute for the object r.ID, among
 	// the objects of r.Kind in r.Target, unless another object holds it.
@@ -314,16 +321,19 @@ func (m *Mapping) Apply(ctx context.Context, in Input) (sdk.Attributes, error) {
 }
 
 // Run computes the output attributes for in, in this order: the Function,
-// then each attribute's From, Value or Script; Default for an empty value;
-// conversion to the declared Type; the Required check; and last, the
-// reservation of each unique value through in.Uniqueness.
+// then each attribute's From, Value or Script; conversion to the declared
+// Type; Default for an empty value; the Required check; and last, the
+// reservation of each unique value through in.Uniqueness, in attribute
+// order.
 //
 // A script that throws, times out or returns a value of no attribute type
 // fails with a *ScriptError naming the script's position and the object's
 // id. A value that does not convert, a required attribute left empty and a
 // unique value held by another object fail with a *ValueError
 // (errors.Is ErrInvalid, ErrRequired or ErrTaken). When ctx ends first, the
-// error wraps ctx.Err() (errors.Is(err, context.Canceled)).
+// error wraps ctx.Err() (errors.Is(err, context.Canceled)). When a
+// reservation fails, the Result's Reserved still lists the values this
+// call reserved before it, for the caller to keep or release.
 func (m *Mapping) Run(ctx context.Context, in Input) (Result, error) {
 	return m.impl.run(ctx, &in)
 }

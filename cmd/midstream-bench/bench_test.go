@@ -218,8 +218,8 @@ func TestVerify(t *testing.T) {
 	if d := verify(m, hub, held, true); len(d) != 0 {
 		t.Fatalf("differences in a matching state: %v", d)
 	}
-	held[len(held)-1].Disabled = false                       // the disabled user
-	held[len(m.orgs)].Attributes["title"] = "x"              // a title
+	held[len(held)-1].Disabled = false                                                            // the disabled user
+	held[len(m.orgs)].Attributes["title"] = "x"                                                   // a title
 	held = append(held, &heldObject{Kind: sdk.KindUser, HubID: "u" + m.users[len(m.users)-2].id}) // the leaver
 	d := verify(m, hub, held, true)
 	if len(d) != 3 {
@@ -248,5 +248,15 @@ func TestPercentile(t *testing.T) {
 	}
 	if m := median([]float64{3, 1, 2, 10}); m != 2.5 {
 		t.Errorf("median = %v", m)
+	}
+}
+
+func TestParseTimers(t *testing.T) {
+	out := "source hr (full read, 16.401s): 104065 seen, 104065 created, 0 updated, 0 moved, 0 enabled, 0 disabled, 0 deleted, 0 unchanged\n" +
+		"target app (1m44.71s): 105104 changes, events: 105104 success\n" +
+		"done in 2m1.158s\n"
+	got := parseTimers(out)
+	if got.source.Milliseconds() != 16401 || got.target.Milliseconds() != 104710 || got.total.Milliseconds() != 121158 {
+		t.Errorf("parseTimers = %+v", got)
 	}
 }

@@ -116,9 +116,9 @@ type syncTimers struct {
 }
 
 var (
-	sourceLine = regexp.MustCompile(`(?m)^source \S+ \([a-z]+ read, ([0-9.]+[a-zµ]+)\)`)
-	targetLine = regexp.MustCompile(`(?m)^target \S+ \(([0-9.]+[a-zµ]+)\)`)
-	doneLine   = regexp.MustCompile(`(?m)^done in ([0-9.]+[a-zµ]+)`)
+	sourceLine = regexp.MustCompile(`(?m)^source \S+ \([a-z]+ read, ([0-9][0-9a-zµ.]*)\)`)
+	targetLine = regexp.MustCompile(`(?m)^target \S+ \(([0-9][0-9a-zµ.]*)\)`)
+	doneLine   = regexp.MustCompile(`(?m)^done in ([0-9][0-9a-zµ.]*)`)
 )
 
 // parseTimers reads the durations sync prints; those it does not find

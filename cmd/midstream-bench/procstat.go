@@ -140,7 +140,9 @@ func (s *treeSampler) sample() {
 		}
 		rss += st.rss
 		s.cpu[pid] = st.cpu
-		if _, ok := s.names[pid]; !ok {
+		// A child shows its parent's command line until it executes its
+		// own: read it again until it names a plugin.
+		if pid != s.root && !strings.HasPrefix(s.names[pid], "plugin:") {
 			s.names[pid] = procName(pid)
 		}
 		queue = append(queue, kids[pid]...)

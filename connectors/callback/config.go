@@ -156,9 +156,9 @@ func schema() sdk.Schema {
 			Description: "format = \"oneaccess\": the unit of the envelope's timestamp, milliseconds (\"ms\", the default, as OneAccess's examples) or seconds (\"s\").",
 		},
 		{
-			Name:    oaDisableField,
-			Type:    sdk.FieldString,
-			Options: []string{"update", "delete"},
+			Name:        oaDisableField,
+			Type:        sdk.FieldString,
+			Options:     []string{"update", "delete"},
 			Description: "format = \"oneaccess\": how a disable is sent, OneAccess having no disable event: \"update\" (the default: UPDATE_USER or UPDATE_ORGANIZATION with \"disabled\": true; an enable with false) or \"delete\" (DELETE_USER or DELETE_ORGANIZATION; an enable is then refused).",
 		},
 		{

@@ -129,6 +129,12 @@ func (c *Connector) Apply(ctx context.Context, op sdk.Operation) (sdk.Result, er
 	if err != nil {
 		return sdk.Result{}, err
 	}
+	switch c.cfg.format {
+	case formatOneAccess:
+		return c.applyOneAccess(ctx, op, ev)
+	case formatIDaaS:
+		return c.applyIDaaS(ctx, op, ev)
+	}
 	a, err := c.send(ctx, ev)
 	if err != nil {
 		return sdk.Result{}, transportError(err, c.cfg.timeout)
@@ -182,6 +188,11 @@ func (c *Connector) send(ctx context.Context, ev *wire.Event) (*answer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.do(req)
+}
+
+// do sends req and reads the answer.
+func (c *Connector) do(req *http.Request) (*answer, error) {
 	start := time.Now()
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -339,7 +350,21 @@ func (c *Connector) TestConnection(ctx context.Context, _ sdk.TestConnectionRequ
 		return
 	}
 	ev := wire.NewTestEvent(testEventID(), c.now())
-	a, err := c.send(ctx, ev)
+	var (
+		a   *answer
+		err error
+	)
+	switch c.cfg.format {
+	case formatOneAccess:
+		a, err = c.testOneAccess(ctx, resp)
+	case formatIDaaS:
+		a, err = c.sendIDaaS(ctx, ev)
+	default:
+		a, err = c.send(ctx, ev)
+	}
+	if a == nil && err == nil {
+		return // the profile reported
+	}
 	if err != nil {
 		diagnoseTransport(&resp.Diagnostics, c.cfg, err)
 		return

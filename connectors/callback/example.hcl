@@ -34,6 +34,23 @@ signature_key = env("APP_SIGNATURE_KEY")
 ## events. Needs encryption.
 # password_sync = false
 
+## The request format: "midstream" (this README's wire format), or a
+## compatibility profile for an application written for another hub:
+## "oneaccess" or "idaas" (see "Compatibility profiles" in the README).
+# format = "midstream"
+
+## format = "oneaccess" only: where the AES-GCM IV goes ("prefix" or
+## "key"), the timestamp's unit ("ms" or "s"), and how a disable is sent
+## ("update": disabled = true; or "delete").
+# oneaccess_iv = "prefix"
+# oneaccess_timestamp_unit = "ms"
+# oneaccess_disable = "update"
+
+## format = "idaas" only: the application id (the JWT's audience) and the
+## SyncEvent's instanceId.
+# idaas_application_id = "app_mxxxxxxxxxxxxxxx"
+# idaas_instance_id = "midstream"
+
 ## How long one request may take, connecting and reading the answer
 ## included (at most 5m). A request that times out is retried.
 # timeout = "10s"

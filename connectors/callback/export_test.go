@@ -12,3 +12,9 @@ func SetClock(c *Connector, now func() time.Time) { c.now = now }
 // SetNonce replaces c's nonces and IV source before Configure, so that
 // tests can show reproducible requests.
 func SetNonce(c *Connector, nonce func() string, rand io.Reader) { c.nonce, c.rand = nonce, rand }
+
+// OneAccessSignature is the signature of a OneAccess envelope, with c's
+// signature_key.
+func OneAccessSignature(c *Connector, nonce string, timestamp int64, eventType, data string) string {
+	return c.oaSign(&oaEnvelope{Nonce: nonce, Timestamp: timestamp, EventType: eventType, Data: data})
+}

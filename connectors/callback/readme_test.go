@@ -77,6 +77,8 @@ func renderFields(s sdk.Schema) string {
 		case nil:
 			if f.Required {
 				def = "required"
+			} else if e, ok := effectiveDefaults[f.Name]; ok {
+				def = e
 			}
 		case string:
 			def = fmt.Sprintf("`%q`", d)
@@ -95,6 +97,21 @@ func renderFields(s sdk.Schema) string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Name, f.Type, def, strings.ReplaceAll(desc, "|", `\|`))
 	}
 	return b.String()
+}
+
+// effectiveDefaults are the defaults Configure applies to fields whose
+// schema declares none (so that a pipeline's decoded configuration shows
+// only what it sets).
+var effectiveDefaults = map[string]string{
+	"encryption":               "`\"aes-gcm\"` with `encryption_key`, else `\"none\"`",
+	"signature":                "`\"hmac\"` with `signature_key`, else `\"none\"`",
+	"signature_alg":            "`\"RS256\"`",
+	"password_sync":            "`false`",
+	"format":                   "`\"midstream\"`",
+	"oneaccess_iv":             "`\"prefix\"`",
+	"oneaccess_timestamp_unit": "`\"ms\"`",
+	"oneaccess_disable":        "`\"update\"`",
+	"idaas_instance_id":        "`\"midstream\"`",
 }
 
 var exampleTime = time.Date(2026, 11, 3, 9, 12, 44, 512_000_000, time.UTC)
@@ -118,6 +135,8 @@ func exampleOps() []sdk.Operation {
 		{ID: "01JC7Q4A2B4C6D8E0F2G4H6J8K", Op: sdk.OpEnable, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷"},
 		{ID: "01JC7Q5M3N5P7Q9R1S3T5V7W9X", Op: sdk.OpMove, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷",
 			Parent: ops, Orgs: []sdk.Ref{*ops}},
+		{ID: "01JC7Q5Z2A4B6C8D0E2F4G6H8J", Op: sdk.OpPassword, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷",
+			Attributes: sdk.Attributes{"password": sdk.String("correct horse battery staple")}},
 		{ID: "01JC7Q6Y4Z6A8B0C2D4E6F8G0H", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: "u_8f14e45f", TargetID: "10042", DisplayName: "李雷"},
 		{ID: "01JC7Q7J5K7M9N1P3Q5R7S9T1V", Op: sdk.OpCreate, Kind: sdk.KindOrg, HubID: "o_45c48cce", DisplayName: "研发中心",
 			Attributes: sdk.Attributes{"code": sdk.String("RD"), "name": sdk.String("研发中心")}, Parent: root},
@@ -138,6 +157,9 @@ func renderEvents(t *testing.T) string {
 		ev, err := wire.NewEvent(op, exampleTime)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if pw := op.Attributes["password"]; op.Op == sdk.OpPassword {
+			ev.Object.Password = pw.Str() // as a target with password_sync sends it, encrypted
 		}
 		evs = append(evs, ev)
 	}

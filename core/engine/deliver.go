@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"sort"
@@ -421,7 +422,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		op.Op = sdk.Op(ev.Op)
 		res.SyncedState = string(obj.State)
 	default:
-		mapped, err := x.outbound(ctx, obj, c.Manager)
+		mapped, err := x.outbound(ctx, c, linked && ev.Op != "full")
 		if err != nil {
 			res.Status = store.Failure
 			res.ErrCategory = string(sdk.CategoryPermanent)
@@ -468,7 +469,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				op.Op = sdk.Op(follow[0])
 				res.FollowUp = follow[1:]
 				res.Op = string(op.Op)
-				res.Request = requestJSON(op)
+				res.Request = requestJSON(op, x.t.Mappings[ev.Kind])
 				res.SyncedParent = c.Link.SyncedParent
 				switch op.Op {
 				case sdk.OpMove:
@@ -511,10 +512,13 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			}
 		default:
 			changed := sdk.Attributes{}
+			m := x.t.Mappings[obj.Kind]
 			for _, name := range store.ChangedNames(c.Link.Synced, mapped) {
 				if v, ok := mapped[name]; ok {
 					changed[name] = v
-				} else {
+				} else if m == nil || !m.CreateOnly(name) {
+					// Gone from the mapping's output; a create_only attribute
+					// is only left out of updates.
 					changed[name] = sdk.Null()
 				}
 			}
@@ -529,7 +533,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		}
 	}
 	res.Op = string(op.Op)
-	res.Request = requestJSON(op)
+	res.Request = requestJSON(op, x.t.Mappings[ev.Kind])
 	return op, res, synced, true
 }
 
@@ -539,7 +543,8 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 // A user's manager is a reference: the mapping sees, and the application
 // receives, the manager's id in the application — null until the manager
 // is linked there, when a follow-up update sends it.
-func (x *executor) outbound(ctx context.Context, o *store.StoredObject, manager *sdk.Ref) (sdk.Attributes, error) {
+func (x *executor) outbound(ctx context.Context, c *store.Claimed, update bool) (sdk.Attributes, error) {
+	o, manager := c.Object, c.Manager
 	attrs := o.Attributes
 	if _, ok := attrs[sdk.ManagerAttribute]; ok && o.Kind == sdk.KindUser {
 		attrs = attrs.Clone()
@@ -553,7 +558,32 @@ func (x *executor) outbound(ctx context.Context, o *store.StoredObject, manager 
 	if m == nil {
 		return attrs, nil
 	}
-	return m.Apply(ctx, mapping.Input{Kind: o.Kind, ID: o.HubID, State: o.State, Attributes: attrs, Target: x.t.Name, Now: time.Now()})
+	in := mapping.Input{
+		Kind: o.Kind, ID: o.HubID, State: o.State, Attributes: attrs, Target: x.t.Name, Now: time.Now(),
+		Uniqueness: uniqueness{x.e.st}, Reserved: c.Link.Reserved, Update: update,
+	}
+	if c.Parent != nil {
+		in.Org = &mapping.Related{ID: c.Parent.HubID}
+	}
+	if manager != nil {
+		in.Manager = &mapping.Related{ID: manager.HubID}
+	}
+	res, err := m.Run(ctx, in)
+	// Reserved values are kept even when the mapping failed after
+	// reserving them: a retry reuses them (SPEC §4).
+	if !maps.Equal(res.Reserved, c.Link.Reserved) && (res.Reserved != nil || c.Link.Reserved != nil) {
+		if serr := x.e.st.SaveReserved(ctx, x.t.Name, o.Kind, o.HubID, res.Reserved); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return res.Attributes, err
+}
+
+// uniqueness reserves unique attribute values in the store.
+type uniqueness struct{ st *store.Store }
+
+func (u uniqueness) Reserve(ctx context.Context, r mapping.Reservation) (string, error) {
+	return u.st.Reserve(ctx, r.Target, r.Kind, r.Attribute, r.Value, r.ID)
 }
 
 // eventKey is an event's idempotency key, the same on every attempt.
@@ -568,7 +598,7 @@ var sensitiveName = regexp.MustCompile(`(?i)pass(word)?|secret|token|credential|
 
 // requestJSON renders what is sent for the event record, sensitive values
 // masked.
-func requestJSON(op sdk.Operation) string {
+func requestJSON(op sdk.Operation, m *mapping.Mapping) string {
 	type ref struct {
 		HubID    string `json:"hubId"`
 		TargetID string `json:"targetId,omitempty"`
@@ -587,7 +617,7 @@ func requestJSON(op sdk.Operation) string {
 		names := op.Attributes.Names()
 		sort.Strings(names)
 		for _, k := range names {
-			if sensitiveName.MatchString(k) {
+			if sensitiveName.MatchString(k) || (m != nil && m.Sensitive(k)) {
 				out.Attributes[k] = "******"
 				continue
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/midstream-io/midstream/core/config"
+	"github.com/midstream-io/midstream/core/keys"
 	"github.com/midstream-io/midstream/core/store"
 	"github.com/midstream-io/midstream/plugins"
 	"github.com/midstream-io/midstream/sdk"
@@ -140,7 +141,7 @@ type ConfigError struct {
 func (e *ConfigError) Error() string { return e.Diags.Error() }
 
 // connector launches (once) and configures the connector of a block.
-func (e *Engine) connector(ctx context.Context, role, name string, ref plugins.Ref, cfg sdk.Config, body hcl.Body, decl hcl.Range, concurrency int) (sdk.Connector, error) {
+func (e *Engine) connector(ctx context.Context, role, name string, ref plugins.Ref, cfg sdk.Config, extra map[string]any, body hcl.Body, decl hcl.Range, concurrency int) (sdk.Connector, error) {
 	key := role + ":" + name
 	e.mu.Lock()
 	c, ok := e.conns[key]
@@ -154,6 +155,12 @@ func (e *Engine) connector(ctx context.Context, role, name string, ref plugins.R
 	}
 	if concurrency > 0 {
 		m.SetConcurrency(concurrency)
+	}
+	// Values the hub supplies (a callback target's signing key) join the
+	// user's configuration here, never in the pipeline's files.
+	if cfg, err = keys.Merge(m.Schema(), cfg, extra); err != nil {
+		_ = m.Close()
+		return nil, fmt.Errorf("%s %s: %w", role, name, err)
 	}
 	var resp sdk.ConfigureResponse
 	m.Configure(ctx, sdk.ConfigureRequest{Config: cfg, Dir: e.p.Dir}, &resp)
@@ -173,11 +180,15 @@ func (e *Engine) connector(ctx context.Context, role, name string, ref plugins.R
 }
 
 func (e *Engine) sourceConnector(ctx context.Context, s *config.Source) (sdk.Connector, error) {
-	return e.connector(ctx, "source", s.Name, s.Ref, s.Config, s.Body, s.DeclRange, 0)
+	return e.connector(ctx, "source", s.Name, s.Ref, s.Config, nil, s.Body, s.DeclRange, 0)
 }
 
 func (e *Engine) targetConnector(ctx context.Context, t *config.Target) (sdk.Connector, error) {
-	return e.connector(ctx, "target", t.Name, t.Ref, t.Config, t.Body, t.DeclRange, t.Concurrency)
+	extra, err := keys.TargetConfig(ctx, e.st, e.p, t)
+	if err != nil {
+		return nil, err // unwrapped: its Hint() reaches the user
+	}
+	return e.connector(ctx, "target", t.Name, t.Ref, t.Config, extra, t.Body, t.DeclRange, t.Concurrency)
 }
 
 // SyncOptions tune one pass.

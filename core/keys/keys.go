@@ -48,6 +48,10 @@ const (
 	// SigningKeyField is the sensitive setting that carries the private
 	// key (a JWK) to the target.
 	SigningKeyField = "signing_key"
+	// FormatField selects a compatibility profile; FormatIDaaS always
+	// signs with the hub's RS256 key.
+	FormatField = "format"
+	FormatIDaaS = "idaas"
 )
 
 // DefaultOverlap is how long `midstream keys rotate` keeps the previous
@@ -305,9 +309,17 @@ func Handler(st *store.Store) http.Handler {
 
 // SigningAlg returns the algorithm target t signs with from the hub's
 // keys, and whether it does: a built-in callback target with signature =
-// "jws" (RS256 unless signature_alg says ES256).
+// "jws" (RS256 unless signature_alg says ES256), or with format = "idaas"
+// (always RS256, as IDaaS).
 func SigningAlg(t *config.Target) (string, bool) {
-	if t.Connector != ConnectorName || t.Ref.Path != "" || t.Config.String(SignatureField) != SignatureJWS {
+	if t.Connector != ConnectorName || t.Ref.Path != "" {
+		return "", false
+	}
+	sig, format := t.Config.String(SignatureField), t.Config.String(FormatField)
+	switch {
+	case format == FormatIDaaS && (sig == "" || sig == SignatureJWS):
+		return callback.RS256, true
+	case sig != SignatureJWS:
 		return "", false
 	}
 	alg := t.Config.String(SignatureAlgField)

@@ -319,7 +319,7 @@ func TestConnectorFields(t *testing.T) {
 		t.Fatal("no built-in callback connector")
 	}
 	s := b.New().Schema()
-	for _, name := range []string{keys.SignatureField, keys.SignatureAlgField, keys.SigningKeyField} {
+	for _, name := range []string{keys.SignatureField, keys.SignatureAlgField, keys.SigningKeyField, keys.FormatField} {
 		if _, ok := s.Field(name); !ok {
 			t.Errorf("the callback connector has no field %q", name)
 		}
@@ -329,5 +329,32 @@ func TestConnectorFields(t *testing.T) {
 	}
 	if f, _ := s.Field(keys.SignatureField); !strings.Contains(strings.Join(f.Options, ","), keys.SignatureJWS) {
 		t.Errorf("signature does not offer %q", keys.SignatureJWS)
+	}
+	if f, _ := s.Field(keys.FormatField); !strings.Contains(strings.Join(f.Options, ","), keys.FormatIDaaS) {
+		t.Errorf("format does not offer %q", keys.FormatIDaaS)
+	}
+}
+
+func TestIDaaSTargetsSignWithRS256(t *testing.T) {
+	p := loadPipeline(t, pipelineHCL(`  keys_encryption_key = "`+keysKey+`"`, `
+target "callback" "idaas" {
+  url                  = "https://app.example.com/push"
+  format               = "idaas"
+  idaas_application_id = "app_x"
+  encryption_key       = "`+keysKey+`"
+}
+`))
+	tgt, _ := p.Target("idaas")
+	if alg, ok := keys.SigningAlg(tgt); !ok || alg != callback.RS256 {
+		t.Fatalf("SigningAlg = %s, %t; want RS256", alg, ok)
+	}
+	st, _ := openStore(t)
+	extra, err := keys.TargetConfig(context.Background(), st, p, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := callback.ParseSigningKey(extra[keys.SigningKeyField].(string))
+	if err != nil || sk.Alg != callback.RS256 {
+		t.Errorf("signing key %v, %v", sk, err)
 	}
 }

@@ -276,6 +276,9 @@ type Link struct {
 	// SyncedState and SyncedParent are the state and parent hub id the
 	// application last received.
 	SyncedState, SyncedParent string
+	// Reserved are the values of unique attributes reserved for the
+	// object, by attribute.
+	Reserved map[string]string
 }
 
 // Claimed is an event handed to the executor, with what running it needs.
@@ -352,7 +355,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		// One query brings each candidate with its object and link.
 		rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
 				o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
-				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent
+				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved
 			FROM events e JOIN objects o ON o.hub_id = e.hub_id
 			LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
 			WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? ORDER BY e.id LIMIT ?`,
@@ -365,10 +368,10 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			e := &Event{Target: target, Status: Queuing}
 			o := &StoredObject{}
 			var kind, changed, seqs, state, orgs, attrs string
-			var tid, synced, lstate, sstate, sparent sql.NullString
+			var tid, synced, lstate, sstate, sparent, reserved sql.NullString
 			var sent sql.NullBool
 			if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
-				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent); err != nil {
+				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved); err != nil {
 				rows.Close()
 				return err
 			}
@@ -388,6 +391,9 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			if tid.Valid {
 				c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
 					SyncedState: sstate.String, SyncedParent: sparent.String}
+				if reserved.Valid && reserved.String != "{}" {
+					_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
+				}
 				if synced.Valid {
 					if c.Link.Synced, err = DecodeAttributes([]byte(synced.String)); err != nil {
 						rows.Close()
@@ -745,6 +751,9 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 
 func saveLink(tx *sql.Tx, link *sql.Stmt, r Result, now int64) error {
 	if r.Unlink {
+		if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND hub_id = ?`, r.Target, r.HubID); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, r.Target, r.HubID)
 		return err
 	}
@@ -1008,4 +1017,59 @@ func (s *Store) RetryFailures(ctx context.Context, target string) ([]int64, erro
 		return rows.Err()
 	})
 	return out, err
+}
+
+// Reserve claims value of a unique attribute for hubID among target's
+// objects of kind. It returns "" when hubID holds the value (now or
+// already), or the hub id of the object that holds it.
+func (s *Store) Reserve(ctx context.Context, target string, kind sdk.Kind, attribute, value, hubID string) (string, error) {
+	var holder string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO unique_values (target, kind, attribute, value, hub_id) VALUES (?, ?, ?, ?, ?)`,
+			target, string(kind), attribute, value, hubID); err != nil {
+			return err
+		}
+		return tx.QueryRow(`SELECT hub_id FROM unique_values WHERE target = ? AND kind = ? AND attribute = ? AND value = ?`,
+			target, string(kind), attribute, value).Scan(&holder)
+	})
+	if err != nil {
+		return "", err
+	}
+	if holder == hubID {
+		return "", nil
+	}
+	return holder, nil
+}
+
+// SaveReserved records the unique values an object holds, and releases
+// those it held before and no longer does.
+func (s *Store) SaveReserved(ctx context.Context, target string, kind sdk.Kind, hubID string, reserved map[string]string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.Query(`SELECT attribute, value FROM unique_values WHERE target = ? AND hub_id = ?`, target, hubID)
+		if err != nil {
+			return err
+		}
+		type av struct{ a, v string }
+		var release []av
+		for rows.Next() {
+			var x av
+			if err := rows.Scan(&x.a, &x.v); err != nil {
+				rows.Close()
+				return err
+			}
+			if reserved[x.a] != x.v {
+				release = append(release, x)
+			}
+		}
+		rows.Close()
+		for _, x := range release {
+			if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND kind = ? AND attribute = ? AND value = ? AND hub_id = ?`,
+				target, string(kind), x.a, x.v, hubID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(`INSERT INTO links (target, hub_id, reserved, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (target, hub_id) DO UPDATE SET reserved = excluded.reserved`, target, hubID, mustJSON(reserved), s.nowUnix())
+		return err
+	})
 }

@@ -86,6 +86,19 @@ CREATE TABLE links (
 );
 CREATE INDEX links_target_id ON links (target, target_id);
 
+-- Values of unique target attributes (an account name, an e-mail
+-- address) held by objects: reserved on the first attempt of a create and
+-- kept, so a retry reuses the value and two objects never share one.
+CREATE TABLE unique_values (
+	target    TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	attribute TEXT NOT NULL,
+	value     TEXT NOT NULL,
+	hub_id    TEXT NOT NULL,
+	PRIMARY KEY (target, kind, attribute, value)
+);
+CREATE INDEX unique_values_hub ON unique_values (target, hub_id);
+
 -- Runs of sources and targets.
 CREATE TABLE runs (
 	id          INTEGER PRIMARY KEY AUTOINCREMENT,
