@@ -81,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object with every figure on the last line")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work folders (the export, pipeline, store and logs)")
 	fs.BoolVar(&o.plain, "plain", false, "neither encrypt nor sign requests (by default both, when the callback target supports them)")
-	fs.BoolVar(&o.noManager, "no-manager", false, "map a plain attribute instead of the manager reference (whose follow-up updates cost the engine most)")
+	fs.BoolVar(&o.noManager, "no-manager", false, "map a plain attribute instead of the manager reference (a reference the engine resolves, with follow-up updates)")
 	fs.StringVar(&o.work, "work", "", "where to put the work folders (default: a new temporary directory)")
 	fs.StringVar(&o.midstream, "midstream", "", "the midstream binary to measure (default: built from this module with go build)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the synthetic organization and its changes")

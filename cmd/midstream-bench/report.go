@@ -129,6 +129,9 @@ type summary struct {
 	med      map[string]float64
 	min, max map[string]float64
 	failures []string
+	// readDiff is each revision's read and diff time, in ms: the median
+	// over the repetitions, revision by revision.
+	readDiff []float64
 }
 
 func summarize(o options, b *bench, reps []*repResult) *summary {
@@ -149,6 +152,18 @@ func summarize(o options, b *bench, reps []*repResult) *summary {
 				all[k] = append(all[k], v)
 			}
 		}
+	}
+	for i := 0; ; i++ {
+		var l []float64
+		for _, r := range reps {
+			if r.inc != nil && i < len(r.inc.readDiff) {
+				l = append(l, r.inc.readDiff[i])
+			}
+		}
+		if len(l) == 0 {
+			break
+		}
+		s.readDiff = append(s.readDiff, median(l))
 	}
 	for k, l := range all {
 		s.med[k] = median(l)
@@ -291,6 +306,9 @@ func printJSON(w io.Writer, s *summary) {
 		}
 	}
 	out["spread"] = spread
+	if len(s.readDiff) > 0 {
+		out["read_diff_ms"] = s.readDiff
+	}
 	for _, k := range []string{"objects", "requests", "incremental_changes", "incremental_delivered", "incremental_coalesced", "incremental_skipped", "incremental_lost", "incremental_requests", "raw_requests"} {
 		if v, ok := s.med[k]; ok {
 			out[k] = int64(math.Round(v))

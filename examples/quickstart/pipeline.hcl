@@ -16,6 +16,12 @@ source "csv" "hr" {
 target "callback" "app" {
   url   = "http://127.0.0.1:8471/callback"
   token = env("QUICKSTART_TOKEN", "quickstart-token")
+
+  # Every event is encrypted (AES-128-GCM: a 16-character key) and signed
+  # (HMAC-SHA256); the receiver is started with the same keys. In a real
+  # pipeline the keys come from env() or file() with no default.
+  encryption_key = env("QUICKSTART_ENCRYPTION_KEY", "quickstart-aes-k")
+  signature_key  = env("QUICKSTART_SIGNATURE_KEY", "quickstart-signature-key")
   mapping "user" {
     # The account name: family.given in pinyin (周思雨 → zhou.siyu, Anna
     # Schmidt → anna.schmidt); a namesake gets zhou.siyu2. Set when the

@@ -18,6 +18,8 @@ repo=$(cd "$here/../.." && pwd)
 work=${QUICKSTART_WORK:-$here/.work}
 addr=127.0.0.1:8471 # as in pipeline.hcl
 export QUICKSTART_TOKEN=${QUICKSTART_TOKEN:-quickstart-token}
+export QUICKSTART_ENCRYPTION_KEY=${QUICKSTART_ENCRYPTION_KEY:-quickstart-aes-k}
+export QUICKSTART_SIGNATURE_KEY=${QUICKSTART_SIGNATURE_KEY:-quickstart-signature-key}
 
 mode=start
 keep=${QUICKSTART_KEEP:-0}
@@ -76,6 +78,7 @@ start_receiver() {
 	fi
 	: >"$work/receiver.log"
 	nohup "$bin/receiver" serve --addr "$addr" --token "$QUICKSTART_TOKEN" --data "$work/receiver.json" \
+		--encryption-key "$QUICKSTART_ENCRYPTION_KEY" --signature-key "$QUICKSTART_SIGNATURE_KEY" \
 		>>"$work/receiver.log" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$pidfile"
