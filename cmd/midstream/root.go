@@ -33,6 +33,6 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.db, "db", "midstream.db", "the store: a SQLite file, created if missing")
-	root.AddCommand(newPluginsCmd(), newValidateCmd(), newSyncCmd(g), newPlanCmd(g), newRunCmd(g), newEventsCmd(g), newMappingCmd(g), newKeysCmd(g))
+	root.AddCommand(newPluginsCmd(), newValidateCmd(), newSyncCmd(g), newPlanCmd(g), newRunCmd(g), newTestConnectionCmd(g), newEventsCmd(g), newMappingCmd(g), newKeysCmd(g))
 	return root
 }

@@ -277,3 +277,32 @@ func (e *Engine) lock(key string) func() {
 	l.Lock()
 	return l.Unlock
 }
+
+// TestConnection launches and configures the connector of a source or
+// target ("source"/"target", name) and asks it to test its connection.
+func (e *Engine) TestConnection(ctx context.Context, role, name string) (sdk.TestConnectionResponse, error) {
+	var c sdk.Connector
+	var err error
+	switch role {
+	case "source":
+		s, ok := e.p.Source(name)
+		if !ok {
+			return sdk.TestConnectionResponse{}, fmt.Errorf("no source named %q", name)
+		}
+		c, err = e.sourceConnector(ctx, s)
+	case "target":
+		t, ok := e.p.Target(name)
+		if !ok {
+			return sdk.TestConnectionResponse{}, fmt.Errorf("no target named %q", name)
+		}
+		c, err = e.targetConnector(ctx, t)
+	default:
+		return sdk.TestConnectionResponse{}, fmt.Errorf("role must be source or target, not %q", role)
+	}
+	if err != nil {
+		return sdk.TestConnectionResponse{}, err
+	}
+	var resp sdk.TestConnectionResponse
+	c.(sdk.ConnectionTester).TestConnection(ctx, sdk.TestConnectionRequest{}, &resp)
+	return resp, nil
+}
