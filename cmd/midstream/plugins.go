@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/midstream-io/midstream/core/config"
 	"github.com/midstream-io/midstream/plugins"
 	"github.com/midstream-io/midstream/sdk"
 )
@@ -103,40 +104,8 @@ func (e *hintError) Hint() string  { return e.hint }
 
 func unknownConnector(name string) error {
 	hint := "built-in connectors: " + strings.Join(plugins.Names(), ", ")
-	if s := closest(name, plugins.Names()); s != "" {
+	if s := config.Suggest(name, plugins.Names()); s != "" {
 		hint = fmt.Sprintf("did you mean %q? (%s)", s, hint)
 	}
 	return &hintError{msg: fmt.Sprintf("no built-in connector named %q", name), hint: hint}
-}
-
-// closest returns the candidate within edit distance 2 of s, if any.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := levenshtein(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
 }

@@ -521,7 +521,7 @@ func (l *loader) connectorNames() []string {
 
 func (l *loader) unknownConnector(name string, at hcl.Range) {
 	detail := fmt.Sprintf("There is no built-in connector named %q and no plugin block declares one.", name)
-	if s := suggest(name, l.connectorNames()); s != "" {
+	if s := Suggest(name, l.connectorNames()); s != "" {
 		detail += fmt.Sprintf(" Did you mean %q?", s)
 	}
 	detail += fmt.Sprintf(" The built-in connectors are %s (see `midstream plugins`); for an external connector, add a block plugin %q { path = \"...\", sha256 = \"...\" }.",
@@ -621,7 +621,7 @@ func suggestMeta(diags hcl.Diagnostics, body hcl.Body, meta *hcl.BodySchema) {
 		case "Unsupported argument":
 			for name, a := range sb.Attributes {
 				if a.NameRange == *d.Subject {
-					if s := suggest(name, attrNames); s != "" {
+					if s := Suggest(name, attrNames); s != "" {
 						d.Detail += fmt.Sprintf(" Did you mean %q?", s)
 					}
 				}
@@ -629,7 +629,7 @@ func suggestMeta(diags hcl.Diagnostics, body hcl.Body, meta *hcl.BodySchema) {
 		case "Unsupported block type":
 			for _, b := range sb.Blocks {
 				if b.TypeRange == *d.Subject {
-					if s := suggest(b.Type, blockNames); s != "" {
+					if s := Suggest(b.Type, blockNames); s != "" {
 						d.Detail += fmt.Sprintf(" Did you mean %q?", s)
 					}
 				}
@@ -660,7 +660,7 @@ func (l *loader) checkTargetSources() {
 					l.warnf(at, "Duplicate source", "The source %q is listed twice in sources; remove one.", n)
 				case !slices.Contains(names, n):
 					detail := fmt.Sprintf("No source block is named %q.", n)
-					if s := suggest(n, names); s != "" {
+					if s := Suggest(n, names); s != "" {
 						detail += fmt.Sprintf(" Did you mean %q?", s)
 					}
 					if len(names) > 0 {

@@ -65,7 +65,7 @@ func (l *loader) mappings(blocks hcl.Blocks, stage mapping.Stage) (map[sdk.Kind]
 		kind := sdk.Kind(b.Labels[0])
 		if !kind.Valid() {
 			detail := fmt.Sprintf("A mapping maps one kind of object, \"user\" or \"org\", not %q.", kind)
-			if s := suggest(string(kind), []string{string(sdk.KindUser), string(sdk.KindOrg)}); s != "" {
+			if s := Suggest(string(kind), []string{string(sdk.KindUser), string(sdk.KindOrg)}); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
 			}
 			l.errorf(b.LabelRanges[0], "Unknown object kind", "%s", detail)
@@ -276,7 +276,7 @@ func (l *loader) attributeDefinition(content *hcl.BodyContent, attr *mapping.Att
 		}
 		if !slices.Contains(choices, s) {
 			detail := fmt.Sprintf("%s is one of %s, not %q.", n, quoteList(choices), s)
-			sug := suggest(s, choices)
+			sug := Suggest(s, choices)
 			for _, c := range choices {
 				if sug == "" && s != "" && strings.HasPrefix(c, strings.ToLower(s)) {
 					sug = c

@@ -164,9 +164,9 @@ func checkSchedule(s string) error {
 	return nil
 }
 
-// suggest returns the candidate closest to given within an edit distance
+// Suggest returns the candidate closest to given within an edit distance
 // of 2, as HCL's own "Did you mean" does, or "".
-func suggest(given string, candidates []string) string {
+func Suggest(given string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
 		if d := levenshtein(given, c); d < bestD {
