@@ -512,9 +512,11 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 	}
 	if e.Op == "delete" && e.Kind == sdk.KindOrg {
 		var n int
-		err := tx.QueryRow(`SELECT count(*) FROM events ev JOIN objects o ON o.hub_id = ev.hub_id
-			WHERE ev.target = ? AND ev.status IN `+unfinished+` AND ev.id != ? AND o.source = ? AND o.parent_ext = ?`,
-			e.Target, e.ID, obj.Source, obj.ExternalID).Scan(&n)
+		// From the org's children (objects_parent) to their lanes: the
+		// other way round scans every unfinished event of the target.
+		err := tx.QueryRow(`SELECT count(*) FROM objects o CROSS JOIN events ev INDEXED BY events_lane
+			WHERE o.source = ? AND o.parent_ext = ? AND ev.target = ? AND ev.hub_id = o.hub_id AND ev.status IN `+unfinished+` AND ev.id != ?`,
+			obj.Source, obj.ExternalID, e.Target, e.ID).Scan(&n)
 		if err != nil {
 			return false, err
 		}
@@ -656,8 +658,10 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			return err
 		}
 		defer upd.Close()
+		// INDEXED BY: planned on (target, status), the lookup scans every
+		// PENDING event of the target, quadratic over a large sync.
 		release, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id = (
-			SELECT id FROM events WHERE target = ? AND hub_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)`)
+			SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)`)
 		if err != nil {
 			return err
 		}
@@ -702,15 +706,23 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				}
 				if r.Op == string(sdk.OpCreate) && r.FollowReports {
 					// Users whose manager this is, linked before it, now
-					// learn its id (SPEC §4: reference attributes).
-					if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, created_at, updated_at, run_id)
-						SELECT ?, u.hub_id, 'user', u.display_name, 'update', 'incremental',
-							CASE WHEN EXISTS (SELECT 1 FROM events x WHERE x.target = ? AND x.hub_id = u.hub_id AND x.status IN `+unfinished+`) THEN 'PENDING' ELSE 'QUEUING' END,
-							'["manager"]', ?, ?, 0
-						FROM objects m JOIN objects u ON u.source = m.source AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = m.external_id
-						JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
-						WHERE m.hub_id = ? AND m.kind = 'user' AND u.hub_id != m.hub_id`, r.Target, r.Target, now, now, r.Target, r.HubID); err != nil {
+					// learn its id (SPEC §4: reference attributes). The
+					// manager's source and id are bound as parameters: only
+					// then does SQLite use the objects_manager index.
+					var src, ext, kind string
+					if err := tx.QueryRow(`SELECT source, external_id, kind FROM objects WHERE hub_id = ?`, r.HubID).Scan(&src, &ext, &kind); err != nil {
 						return err
+					}
+					if kind == string(sdk.KindUser) {
+						if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, created_at, updated_at, run_id)
+							SELECT ?, u.hub_id, 'user', u.display_name, 'update', 'incremental',
+								CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = u.hub_id AND x.status IN `+unfinished+`) THEN 'PENDING' ELSE 'QUEUING' END,
+								'["manager"]', ?, ?, 0
+							FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
+							WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
+							r.Target, r.Target, now, now, r.Target, src, ext, r.HubID); err != nil {
+							return err
+						}
 					}
 				}
 				if r.ManagerPending != "" {
