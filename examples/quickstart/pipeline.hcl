@@ -14,7 +14,7 @@ source "csv" "hr" {
 }
 
 target "callback" "app" {
-  url   = "http://127.0.0.1:8471/callback"
+  url   = env("QUICKSTART_URL", "http://127.0.0.1:8471/callback")
   token = env("QUICKSTART_TOKEN", "quickstart-token")
 
   # Every event is encrypted (AES-128-GCM: a 16-character key) and signed

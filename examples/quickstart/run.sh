@@ -16,7 +16,9 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=${QUICKSTART_WORK:-$here/.work}
-addr=127.0.0.1:8471 # as in pipeline.hcl
+addr=${QUICKSTART_ADDR:-127.0.0.1:8471}
+# pipeline.hcl reads the receiver's URL from QUICKSTART_URL (same default).
+export QUICKSTART_URL=http://$addr/callback
 export QUICKSTART_TOKEN=${QUICKSTART_TOKEN:-quickstart-token}
 export QUICKSTART_ENCRYPTION_KEY=${QUICKSTART_ENCRYPTION_KEY:-quickstart-aes-k}
 export QUICKSTART_SIGNATURE_KEY=${QUICKSTART_SIGNATURE_KEY:-quickstart-signature-key}

@@ -1,6 +1,7 @@
 package quickstart_test
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,10 +20,17 @@ func TestRunScript(t *testing.T) {
 		t.Fatal("bash is needed to run run.sh")
 	}
 	work := t.TempDir()
+	// A free port, so a receiver someone left running cannot get in the way.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("bash", append([]string{"run.sh"}, args...)...)
-		cmd.Env = append(os.Environ(), "QUICKSTART_WORK="+work)
+		cmd.Env = append(os.Environ(), "QUICKSTART_WORK="+work, "QUICKSTART_ADDR="+addr)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("run.sh %s: %v\n%s", strings.Join(args, " "), err, out)
