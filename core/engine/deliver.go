@@ -196,9 +196,11 @@ func (x *executor) run(ctx context.Context) error {
 		}
 		return flush()
 	}
-	window := conc * 4
+	// A wide window: fewer, larger claim and result transactions; the
+	// plugin still applies at most the target's concurrency at once.
+	window := max(conc*4, 256)
 	for {
-		if ctx.Err() == nil && inflight <= conc {
+		if ctx.Err() == nil && inflight <= window/2 {
 			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy, len(x.t.Scope.OrgSubtrees) > 0)
 			if err != nil && ctx.Err() == nil {
 				return err

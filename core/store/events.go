@@ -414,6 +414,14 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		defer mark.Close()
 		taken := map[string]bool{}
 		refs := map[string]*sdk.Ref{}
+		// Prepared once per claim: statement preparation is most of the
+		// cost of these small lookups.
+		orgRef, err := tx.Prepare(`SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
+			WHERE o.source = ? AND o.kind = ? AND o.external_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer orgRef.Close()
 		for _, c := range cands {
 			if len(out) >= limit {
 				break
@@ -422,7 +430,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				continue
 			}
 			e := c.Event
-			ready, err := s.prepare(tx, c, now, refs)
+			ready, err := s.prepare(tx, c, now, refs, orgRef)
 			if err != nil {
 				return err
 			}
@@ -448,14 +456,14 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 }
 
 // prepare loads what event e needs and decides whether it can run now.
-func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref) (bool, error) {
+func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, lookup *sql.Stmt) (bool, error) {
 	e, obj := c.Event, c.Object
 	ref := func(ext string) (*sdk.Ref, error) {
 		key := obj.Source + "\x00" + ext
 		if r, ok := refs[key]; ok {
 			return r, nil
 		}
-		r, err := s.ref(tx, e.Target, obj.Source, ext)
+		r, err := lookupRef(lookup, e.Target, obj.Source, sdk.KindOrg, ext)
 		if err == nil && r != nil && r.TargetID != "" {
 			// Only a linked org is cached: an unlinked one may be linked
 			// by a result recorded before the next claim.
@@ -480,15 +488,11 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 		}
 	}
 	if m, ok := obj.Attributes[sdk.ManagerAttribute]; ok && obj.Kind == sdk.KindUser && m.Type() == sdk.TypeString && m.Str() != "" {
-		var r sdk.Ref
-		err := tx.QueryRow(`SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
-			WHERE o.source = ? AND o.kind = 'user' AND o.external_id = ?`, e.Target, obj.Source, m.Str()).Scan(&r.HubID, &r.TargetID)
-		switch {
-		case err == nil:
-			c.Manager = &r
-		case !errors.Is(err, sql.ErrNoRows):
+		r, err := lookupRef(lookup, e.Target, obj.Source, sdk.KindUser, m.Str())
+		if err != nil {
 			return false, err
 		}
+		c.Manager = r
 	}
 	needsParent := e.Op != "delete" && e.Op != "disable" && e.Op != "enable" && obj.State != sdk.StateDeleted &&
 		(e.Op == "move" || e.Op == "create" || c.Link.TargetID == "")
@@ -527,10 +531,11 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 	return true, nil
 }
 
-func (s *Store) ref(tx *sql.Tx, target, source, ext string) (*sdk.Ref, error) {
+// lookupRef finds an object of kind by external id and its link in target; nil
+// when the directory has no such object.
+func lookupRef(lookup *sql.Stmt, target, source string, kind sdk.Kind, ext string) (*sdk.Ref, error) {
 	var r sdk.Ref
-	err := tx.QueryRow(`SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
-		WHERE o.source = ? AND o.kind = 'org' AND o.external_id = ?`, target, source, ext).Scan(&r.HubID, &r.TargetID)
+	err := lookup.QueryRow(target, source, string(kind), ext).Scan(&r.HubID, &r.TargetID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
