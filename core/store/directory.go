@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -119,11 +118,12 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 		c = Counts{}
 		now := r.s.nowUnix()
 		atUS := r.s.Now().UnixMicro()
-		get, err := tx.Prepare(`SELECT hub_id, state, parent_ext, orgs, attributes FROM objects WHERE source = ? AND kind = ? AND external_id = ?`)
+		// What the directory holds of the batch, fetched in chunks rather
+		// than one query per record.
+		known, err := r.known(tx, objs)
 		if err != nil {
 			return err
 		}
-		defer get.Close()
 		ins, err := tx.Prepare(`INSERT INTO objects (hub_id, source, kind, external_id, state, parent_ext, orgs, attributes, display_name, seen_run, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -135,11 +135,9 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 			return err
 		}
 		defer upd.Close()
-		seen, err := tx.Prepare(`UPDATE objects SET seen_run = ? WHERE hub_id = ?`)
-		if err != nil {
-			return err
-		}
-		defer seen.Close()
+		// Unchanged objects are marked seen in chunks, one statement each:
+		// most rows of a full read are unchanged.
+		var seenIDs []any
 		chg, err := tx.Prepare(`INSERT INTO changes (at_us, source, hub_id, kind, op, changed, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
@@ -167,9 +165,9 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 			c.Seen++
 			attrs := string(EncodeAttributes(o.Attributes))
 			orgs := mustJSON(nonNil(o.Orgs))
-			var cur current
-			err := get.QueryRow(r.Source, string(o.Kind), o.ExternalID).Scan(&cur.hubID, &cur.state, &cur.parent, &cur.orgs, &cur.attrs)
-			if errors.Is(err, sql.ErrNoRows) {
+			key := string(o.Kind) + "\x00" + o.ExternalID
+			cur, held := known[key]
+			if !held {
 				if o.State == sdk.StateDeleted {
 					// Gone before the hub ever held it: nothing to do.
 					c.Unchanged++
@@ -179,6 +177,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 				if _, err := ins.Exec(hubID, r.Source, string(o.Kind), o.ExternalID, string(o.State), o.ParentExt, orgs, attrs, o.DisplayName, seenRun, now, now); err != nil {
 					return err
 				}
+				known[key] = current{hubID: hubID, state: string(o.State), parent: o.ParentExt, orgs: orgs, attrs: attrs}
 				if err := change(hubID, o.Kind, "create", o.Attributes.Names()); err != nil {
 					return err
 				}
@@ -189,9 +188,6 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 					}
 				}
 				continue
-			}
-			if err != nil {
-				return err
 			}
 
 			newState := string(o.State)
@@ -206,9 +202,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 				newState = cur.state
 			}
 			if cur.state == "deleted" && newState == "deleted" {
-				if _, err := seen.Exec(seenRun, cur.hubID); err != nil {
-					return err
-				}
+				seenIDs = append(seenIDs, cur.hubID)
 				c.Unchanged++
 				continue
 			}
@@ -262,18 +256,27 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 				if !lossHeld {
 					c.Unchanged++
 				}
-				if _, err := seen.Exec(seenRun, cur.hubID); err != nil {
-					return err
-				}
+				seenIDs = append(seenIDs, cur.hubID)
 				continue
 			}
 			if _, err := upd.Exec(newState, parentExt, orgs, attrs, o.DisplayName, seenRun, now, cur.hubID); err != nil {
 				return err
 			}
+			known[key] = current{hubID: cur.hubID, state: newState, parent: parentExt, orgs: orgs, attrs: attrs}
 			for _, op := range ops {
 				if err := op(); err != nil {
 					return err
 				}
+			}
+		}
+		if r.Full {
+			for len(seenIDs) > 0 {
+				n := min(len(seenIDs), 500)
+				args := append([]any{seenRun}, seenIDs[:n]...)
+				if _, err := tx.Exec(`UPDATE objects SET seen_run = ? WHERE hub_id IN (`+placeholders(n)+`)`, args...); err != nil {
+					return err
+				}
+				seenIDs = seenIDs[n:]
 			}
 		}
 		if cursor != "" {
@@ -282,6 +285,41 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 		return nil
 	})
 	return c, err
+}
+
+// known returns what the directory holds of objs, by kind and external id.
+func (r *SourceRun) known(tx *sql.Tx, objs []Object) (map[string]current, error) {
+	out := make(map[string]current, len(objs))
+	byKind := map[sdk.Kind][]any{}
+	for i := range objs {
+		byKind[objs[i].Kind] = append(byKind[objs[i].Kind], objs[i].ExternalID)
+	}
+	for kind, ids := range byKind {
+		for len(ids) > 0 {
+			n := min(len(ids), 500)
+			args := append([]any{r.Source, string(kind)}, ids[:n]...)
+			rows, err := tx.Query(`SELECT external_id, hub_id, state, parent_ext, orgs, attributes FROM objects
+				WHERE source = ? AND kind = ? AND external_id IN (`+placeholders(n)+`)`, args...)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var ext string
+				var cur current
+				if err := rows.Scan(&ext, &cur.hubID, &cur.state, &cur.parent, &cur.orgs, &cur.attrs); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[string(kind)+"\x00"+ext] = cur
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+			ids = ids[n:]
+		}
+	}
+	return out, nil
 }
 
 // MarkSeen marks objects as seen by this full run without changing them:
