@@ -493,6 +493,24 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			return false, err
 		}
 		c.Manager = r
+		if r != nil && r.TargetID == "" && c.Link.TargetID == "" && e.Op != "delete" {
+			// A create whose manager is about to be created too, by an
+			// event queued before it, waits for that event rather than go
+			// out without the manager and need a follow-up update. Only an
+			// earlier event is waited for, so managers that manage each
+			// other cannot wait on each other.
+			var mid int64
+			var mst string
+			err := tx.QueryRow(`SELECT id, status FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status IN `+unfinished+` ORDER BY id LIMIT 1`,
+				e.Target, r.HubID).Scan(&mid, &mst)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return false, err
+			case mid < e.ID && Status(mst) != Waiting:
+				return false, nil
+			}
+		}
 	}
 	needsParent := e.Op != "delete" && e.Op != "disable" && e.Op != "enable" && obj.State != sdk.StateDeleted &&
 		(e.Op == "move" || e.Op == "create" || c.Link.TargetID == "")
