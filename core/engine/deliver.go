@@ -88,17 +88,14 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		}
 		rep.FullSync = n
 	}
+	// A dry run calls no application (the target is not even launched):
+	// every operation "succeeds", so what depends on it is planned too.
 	var conn sdk.Connector = planTarget{}
 	if e.opts.Plan == nil {
 		if conn, err = e.targetConnector(ctx, t); err != nil {
 			rep.Err = err
 			return rep
 		}
-	}
-	if e.opts.Plan != nil {
-		// A dry run calls no application: every operation "succeeds", so
-		// what depends on it is planned too.
-		conn = planTarget{}
 	}
 	tgt, ok := conn.(sdk.Target)
 	if !ok {

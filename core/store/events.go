@@ -560,24 +560,6 @@ func lookupRef(lookup *sql.Stmt, target, source string, kind sdk.Kind, ext strin
 	return &r, err
 }
 
-func loadObject(q interface {
-	QueryRow(string, ...any) *sql.Row
-}, hubID string) (*StoredObject, error) {
-	var o StoredObject
-	var kind, state, orgs, attrs string
-	err := q.QueryRow(`SELECT hub_id, source, kind, external_id, state, parent_ext, orgs, attributes, display_name FROM objects WHERE hub_id = ?`, hubID).
-		Scan(&o.HubID, &o.Source, &kind, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName)
-	if err != nil {
-		return nil, fmt.Errorf("load object %s: %w", hubID, err)
-	}
-	o.Kind, o.State = sdk.Kind(kind), sdk.State(state)
-	_ = json.Unmarshal([]byte(orgs), &o.Orgs)
-	if o.Attributes, err = DecodeAttributes([]byte(attrs)); err != nil {
-		return nil, err
-	}
-	return &o, nil
-}
-
 func loadLink(tx *sql.Tx, target, hubID string) (Link, error) {
 	var l Link
 	var synced sql.NullString
