@@ -33,8 +33,8 @@ are left untouched. Losses the mass-deletion guard would hold back are listed to
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if o.Full && o.Targets != nil {
-				o.Full, o.FullTarget = false, true
+			if err := fullTarget(&o); err != nil {
+				return err
 			}
 			return runPlan(ctx, g, args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

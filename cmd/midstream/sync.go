@@ -36,13 +36,8 @@ The exit code is non-zero when any source run or event failed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if o.Full && o.Targets != nil {
-				// --full --target T is a full sync of the target; its
-				// sources are read as usual.
-				o.Full, o.FullTarget = false, true
-			}
-			if o.ChangedOnly && !o.FullTarget {
-				return fmt.Errorf("--changed-only goes with --full --target T")
+			if err := fullTarget(&o); err != nil {
+				return err
 			}
 			return runSync(ctx, g, args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -54,6 +49,18 @@ The exit code is non-zero when any source run or event failed.`,
 	cmd.Flags().StringSliceVar(&o.Targets, "target", nil, "deliver only to these targets (repeatable)")
 	cmd.Flags().DurationVar(&o.RetryWait, "retry-wait", time.Minute, "how long the pass waits for retries to fall due")
 	return cmd
+}
+
+// fullTarget reads --full --target T as a full sync of the target (its
+// sources are read as usual), for sync and plan alike.
+func fullTarget(o *engine.SyncOptions) error {
+	if o.Full && o.Targets != nil {
+		o.Full, o.FullTarget = false, true
+	}
+	if o.ChangedOnly && !o.FullTarget {
+		return fmt.Errorf("--changed-only goes with --full --target T")
+	}
+	return nil
 }
 
 func runSync(ctx context.Context, g *globals, path string, o engine.SyncOptions, out, errw io.Writer) error {
