@@ -135,24 +135,32 @@ func (e *env) userMapping() string {
 	return e.mapping
 }
 
+// openEngine loads the pipeline in dir and starts an engine on the store
+// db, as one `midstream sync` does; done closes both.
+func openEngine(t testing.TB, dir, db string, opts engine.Options) (eng *engine.Engine, done func()) {
+	t.Helper()
+	p, diags := config.Load(context.Background(), dir, config.DefaultResolver())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng = engine.New(p, st, opts)
+	if err := eng.Start(context.Background()); err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return eng, func() { eng.Close(); st.Close() }
+}
+
 // sync runs one pass with a fresh engine, as `midstream sync` does.
 func (e *env) sync(o engine.SyncOptions) *engine.Report {
 	e.t.Helper()
 	e.write()
-	p, diags := config.Load(context.Background(), e.dir, config.DefaultResolver())
-	if diags.HasErrors() {
-		e.t.Fatal(diags.Error())
-	}
-	st, err := store.Open(e.db)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer st.Close()
-	eng := engine.New(p, st, engine.Options{BackoffBase: 10 * time.Millisecond})
-	if err := eng.Start(context.Background()); err != nil {
-		e.t.Fatal(err)
-	}
-	defer eng.Close()
+	eng, done := openEngine(e.t, e.dir, e.db, engine.Options{BackoffBase: 10 * time.Millisecond})
+	defer done()
 	if o.RetryWait == 0 {
 		o.RetryWait = 10 * time.Second
 	}
@@ -373,20 +381,8 @@ func TestEmptyAndTruncatedExportsChangeNothing(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(e.dir, "hr.csv"), []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			p, diags := config.Load(context.Background(), e.dir, config.DefaultResolver())
-			if diags.HasErrors() {
-				t.Fatal(diags.Error())
-			}
-			st, err := store.Open(e.db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			eng := engine.New(p, st, engine.Options{})
-			if err := eng.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			defer eng.Close()
+			eng, done := openEngine(t, e.dir, e.db, engine.Options{})
+			defer done()
 			rep := eng.Sync(context.Background(), engine.SyncOptions{AllowDeletes: true})
 			if rep.Sources[0].Err == nil {
 				t.Fatal("a bad export was read without error")
@@ -446,19 +442,9 @@ func TestPluginCrashLosesNothing(t *testing.T) {
 	h := newHR(400)
 	e := newEnv(t, h)
 	killed := false
-	e.app.FailNext() // no failures; the kill does the damage
 	e.write()
-	p, diags := config.Load(context.Background(), e.dir, config.DefaultResolver())
-	if diags.HasErrors() {
-		t.Fatal(diags.Error())
-	}
-	st, err := store.Open(e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	var eng *engine.Engine
-	eng = engine.New(p, st, engine.Options{Progress: func(pr engine.Progress) {
+	eng, done := openEngine(t, e.dir, e.db, engine.Options{Progress: func(pr engine.Progress) {
 		if pr.Stage == "deliver" && pr.Done >= 50 && !killed {
 			killed = true
 			if pid := eng.PluginPid("target", "app"); pid > 0 {
@@ -466,10 +452,7 @@ func TestPluginCrashLosesNothing(t *testing.T) {
 			}
 		}
 	}})
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	defer done()
 	rep := eng.Sync(context.Background(), engine.SyncOptions{RetryWait: 20 * time.Second})
 	if !killed {
 		t.Fatal("the plugin was never killed")

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midstream-io/midstream/core/config"
 	"github.com/midstream-io/midstream/core/engine"
 	"github.com/midstream-io/midstream/core/store"
 )
@@ -89,20 +88,8 @@ target "callback" "app" {
 	}
 	sync := func() *engine.Report {
 		t.Helper()
-		p, diags := config.Load(context.Background(), dir, config.DefaultResolver())
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		st, err := store.Open(e.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		eng := engine.New(p, st, engine.Options{})
-		if err := eng.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer eng.Close()
+		eng, done := openEngine(t, dir, e.db, engine.Options{})
+		defer done()
 		return eng.Sync(context.Background(), engine.SyncOptions{})
 	}
 	cursor := func() string {
