@@ -197,8 +197,15 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 	env := sec.env()
 
 	// The full sync.
+	var extra []string
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return nil, err
+		}
+		extra = append(extra, "--cpuprofile", filepath.Join(o.profile, fmt.Sprintf("engine-%d.pprof", i+1)))
+	}
 	cpu0 := recv.cpu()
-	res.full = runSync(ctx, b.bin, db, pipeDir, env, syncLog)
+	res.full = runSync(ctx, b.bin, db, pipeDir, env, syncLog, extra...)
 	res.recvCPUFull = recv.cpu() - cpu0
 	if res.full.err != nil {
 		return res, res.full.err

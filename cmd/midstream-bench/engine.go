@@ -64,8 +64,8 @@ type syncRun struct {
 }
 
 // runSync runs `midstream sync --db db dir`, sampling the process tree.
-func runSync(ctx context.Context, bin, db, dir string, env []string, logf *os.File) syncRun {
-	cmd := exec.CommandContext(ctx, bin, "sync", "--db", db, dir)
+func runSync(ctx context.Context, bin, db, dir string, env []string, logf *os.File, extra ...string) syncRun {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"sync", "--db", db, dir}, extra...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout = &out

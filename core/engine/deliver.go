@@ -132,14 +132,27 @@ type executor struct {
 // run claims ready events, runs them at the target's concurrency and
 // records their results in batches, until nothing is runnable and no retry
 // falls due within the retry wait.
+//
+// The store is the serial part of delivery, and a transaction's fixed
+// cost (its commit above all) is paid per batch: results are recorded
+// once a batch is full, once finishBatchWait has passed, or when nothing
+// more can be claimed without them (their lanes' next events, the creates
+// others wait on). An event whose result is not yet recorded stays
+// RUNNING in the store, and a crashed run requeues it: it is sent again
+// with the same idempotency key, never lost.
 func (x *executor) run(ctx context.Context) error {
 	conc := x.t.Concurrency
-	results := make(chan store.Result, conc*4)
+	// A wide window: fewer, larger claim and result transactions; the
+	// plugin still applies at most the target's concurrency at once.
+	window := max(conc*4, claimWindow)
+	results := make(chan store.Result, window)
 	busy := map[string]bool{}
 	inflight := 0
 	deadline := time.Now().Add(x.retryWait)
 	var pending []store.Result
+	lastFlush := time.Now()
 	flush := func() error {
+		lastFlush = time.Now()
 		if len(pending) == 0 {
 			return nil
 		}
@@ -162,24 +175,26 @@ func (x *executor) run(ctx context.Context) error {
 		}
 		return err
 	}
-	// collect records results in batches: one transaction per batch of
-	// results, not per event, is what keeps the store off the hot path.
-	collect := func(block bool) error {
+	// receive takes what results have arrived; with block, it waits for
+	// at least one, then lingers up to linger for more.
+	receive := func(block bool, linger time.Duration) {
 		if block && inflight > 0 {
 			pending = append(pending, <-results)
 			inflight--
-			linger := time.NewTimer(2 * time.Millisecond)
-		gather:
-			for inflight > 0 && len(pending) < 256 {
-				select {
-				case r := <-results:
-					pending = append(pending, r)
-					inflight--
-				case <-linger.C:
-					break gather
+			if linger > 0 {
+				t := time.NewTimer(linger)
+			gather:
+				for inflight > 0 && len(pending) < finishBatch {
+					select {
+					case r := <-results:
+						pending = append(pending, r)
+						inflight--
+					case <-t.C:
+						break gather
+					}
 				}
+				t.Stop()
 			}
-			linger.Stop()
 		}
 		for {
 			select {
@@ -189,15 +204,21 @@ func (x *executor) run(ctx context.Context) error {
 				continue
 			default:
 			}
-			break
+			return
 		}
-		return flush()
 	}
-	// A wide window: fewer, larger claim and result transactions; the
-	// plugin still applies at most the target's concurrency at once.
-	window := max(conc*4, 256)
+	// starved is set when a claim found nothing: the store only changes
+	// when results are recorded, so claiming again before that is waste.
+	starved := false
 	for {
-		if ctx.Err() == nil && inflight <= window/2 {
+		receive(false, 0)
+		if len(pending) >= finishBatch || (len(pending) > 0 && time.Since(lastFlush) >= finishBatchWait) {
+			if err := flush(); err != nil {
+				return err
+			}
+			starved = false
+		}
+		if ctx.Err() == nil && !starved && inflight <= window/2 {
 			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy, len(x.t.Scope.OrgSubtrees) > 0)
 			if err != nil && ctx.Err() == nil {
 				return err
@@ -207,18 +228,26 @@ func (x *executor) run(ctx context.Context) error {
 					return err
 				}
 				inflight += countDispatched(claimed, pending)
-				if inflight == 0 {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
 				continue
 			}
+			starved = true
 		}
-		if inflight > 0 {
-			if err := collect(true); err != nil {
+		if starved && len(pending) > 0 {
+			// What would make more events runnable is in pending.
+			if err := flush(); err != nil {
 				return err
 			}
+			starved = false
+			continue
+		}
+		if inflight > 0 {
+			// While starved, gather results briefly so their transaction
+			// is not one per result.
+			linger := time.Duration(0)
+			if starved {
+				linger = 2 * time.Millisecond
+			}
+			receive(true, linger)
 			continue
 		}
 		if err := flush(); err != nil {
@@ -226,6 +255,9 @@ func (x *executor) run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !starved {
+			continue
 		}
 		// Nothing runnable now: wait for a retry that falls due in time.
 		next, ok, err := x.e.st.NextRetry(ctx, x.t.Name)
@@ -240,8 +272,18 @@ func (x *executor) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(time.Until(next) + 5*time.Millisecond):
 		}
+		starved = false
 	}
 }
+
+const (
+	// claimWindow is how many events may be claimed and unrecorded at once.
+	claimWindow = 512
+	// finishBatch and finishBatchWait bound how many results wait to be
+	// recorded, and for how long.
+	finishBatch     = 256
+	finishBatchWait = 50 * time.Millisecond
+)
 
 // countDispatched counts the claimed events not already decided (those
 // are in pending).
@@ -358,7 +400,7 @@ func backoff(base time.Duration, attempts int, retryAfter time.Duration) time.Du
 // res then says why.
 func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation, res store.Result, synced sdk.Attributes, ok bool) {
 	ev, obj := c.Event, c.Object
-	res = store.Result{EventID: ev.ID, Target: x.t.Name, HubID: ev.HubID, Op: ev.Op}
+	res = store.Result{EventID: ev.ID, Target: x.t.Name, HubID: ev.HubID, Op: ev.Op, Kind: obj.Kind, Source: obj.Source, ExternalID: obj.ExternalID}
 	op = sdk.Operation{
 		ID: eventKey(ev.ID), Kind: ev.Kind, HubID: ev.HubID, TargetID: c.Link.TargetID,
 		DisplayName: obj.DisplayName, Parent: c.Parent, Orgs: c.Orgs,

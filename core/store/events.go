@@ -296,6 +296,17 @@ type Claimed struct {
 	// Chain is the object's org and its ancestors, nearest first, by
 	// external id (an org's starts with itself); set when asked for.
 	Chain []string
+
+	// parentRef and managerRef are what the claim query found.
+	parentRef, managerRef *sdk.Ref
+}
+
+// unmarshalList decodes a JSON array column; most are empty.
+func unmarshalList[T any](data string, v *[]T) {
+	if data == "" || data == "[]" {
+		return
+	}
+	_ = json.Unmarshal([]byte(data), v)
 }
 
 // chain walks an object's org ancestry.
@@ -353,11 +364,19 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		out = nil
 		now := s.nowUnix()
 		// One query brings each candidate with its object and link.
+		// The parent (an org's parent, a user's primary org) and a user's
+		// manager come with their links in the same query: looked up one
+		// statement at a time they were most of a claim's cost.
 		rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
 				o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
-				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved
+				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
+				p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, '')
 			FROM events e JOIN objects o ON o.hub_id = e.hub_id
 			LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
+			LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
+			LEFT JOIN links pl ON pl.target = e.target AND pl.hub_id = p.hub_id
+			LEFT JOIN objects m ON o.kind = 'user' AND m.source = o.source AND m.kind = 'user' AND m.external_id = json_extract(o.attributes, '$.manager')
+			LEFT JOIN links ml ON ml.target = e.target AND ml.hub_id = m.hub_id
 			WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? ORDER BY e.id LIMIT ?`,
 			target, now, limit*2)
 		if err != nil {
@@ -368,18 +387,26 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			e := &Event{Target: target, Status: Queuing}
 			o := &StoredObject{}
 			var kind, changed, seqs, state, orgs, attrs string
-			var tid, synced, lstate, sstate, sparent, reserved sql.NullString
+			var tid, synced, lstate, sstate, sparent, reserved, phub, mhub sql.NullString
+			var ptid, mtid string
 			var sent sql.NullBool
 			if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
-				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved); err != nil {
+				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
+				&phub, &ptid, &mhub, &mtid); err != nil {
 				rows.Close()
 				return err
 			}
 			e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
-			_ = json.Unmarshal([]byte(changed), &e.Changed)
-			_ = json.Unmarshal([]byte(seqs), &e.Seqs)
-			_ = json.Unmarshal([]byte(orgs), &o.Orgs)
+			unmarshalList(changed, &e.Changed)
+			unmarshalList(seqs, &e.Seqs)
+			unmarshalList(orgs, &o.Orgs)
 			c := &Claimed{Event: e, Object: o}
+			if phub.Valid {
+				c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
+			}
+			if mhub.Valid {
+				c.managerRef = &sdk.Ref{HubID: mhub.String, TargetID: mtid}
+			}
 			if busy[e.HubID] {
 				cands = append(cands, nil)
 				continue
@@ -407,21 +434,11 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		mark, err := tx.Prepare(`UPDATE events SET status = 'RUNNING', owner = ?, started_at = ?, updated_at = ?, attempts = attempts + 1 WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer mark.Close()
+		var ids []int64
 		taken := map[string]bool{}
 		refs := map[string]*sdk.Ref{}
 		// Prepared once per claim: statement preparation is most of the
 		// cost of these small lookups.
-		orgRef, err := tx.Prepare(`SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
-			WHERE o.source = ? AND o.kind = ? AND o.external_id = ?`)
-		if err != nil {
-			return err
-		}
-		defer orgRef.Close()
 		for _, c := range cands {
 			if len(out) >= limit {
 				break
@@ -430,7 +447,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				continue
 			}
 			e := c.Event
-			ready, err := s.prepare(tx, c, now, refs, orgRef)
+			ready, err := s.prepare(tx, c, now, refs)
 			if err != nil {
 				return err
 			}
@@ -442,41 +459,44 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			if !ready {
 				continue
 			}
-			if _, err := mark.Exec(owner, now, now, e.ID); err != nil {
-				return err
-			}
+			ids = append(ids, e.ID)
 			e.Status = Running
 			e.Attempts++
 			taken[e.HubID] = true
 			out = append(out, c)
 		}
-		return nil
+		if len(ids) == 0 {
+			return nil
+		}
+		// One statement for the whole claim.
+		_, err = tx.Exec(`UPDATE events SET status = 'RUNNING', owner = ?, started_at = ?, updated_at = ?, attempts = attempts + 1
+			WHERE id IN (SELECT value FROM json_each(?))`, owner, now, now, mustJSON(ids))
+		return err
 	})
 	return out, err
 }
 
 // prepare loads what event e needs and decides whether it can run now.
-func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, lookup *sql.Stmt) (bool, error) {
+func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref) (bool, error) {
 	e, obj := c.Event, c.Object
 	ref := func(ext string) (*sdk.Ref, error) {
 		key := obj.Source + "\x00" + ext
 		if r, ok := refs[key]; ok {
 			return r, nil
 		}
-		r, err := lookupRef(lookup, e.Target, obj.Source, sdk.KindOrg, ext)
-		if err == nil && r != nil && r.TargetID != "" {
-			// Only a linked org is cached: an unlinked one may be linked
-			// by a result recorded before the next claim.
+		r, err := lookupRef(tx, e.Target, obj.Source, sdk.KindOrg, ext)
+		if err == nil {
+			// The cache lives for one claim, one transaction: nothing
+			// links an org meanwhile.
 			refs[key] = r
 		}
 		return r, err
 	}
 	if obj.ParentExt != "" {
-		p, err := ref(obj.ParentExt)
-		if err != nil {
-			return false, err
-		}
-		c.Parent = p
+		// The claim query brought the parent; seeding the cache with it
+		// also serves the memberships that name the same org.
+		refs[obj.Source+"\x00"+obj.ParentExt] = c.parentRef
+		c.Parent = c.parentRef
 	}
 	for _, g := range obj.Orgs {
 		r, err := ref(g)
@@ -488,10 +508,7 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 		}
 	}
 	if m, ok := obj.Attributes[sdk.ManagerAttribute]; ok && obj.Kind == sdk.KindUser && m.Type() == sdk.TypeString && m.Str() != "" {
-		r, err := lookupRef(lookup, e.Target, obj.Source, sdk.KindUser, m.Str())
-		if err != nil {
-			return false, err
-		}
+		r := c.managerRef
 		c.Manager = r
 		if r != nil && r.TargetID == "" && c.Link.TargetID == "" && e.Op != "delete" {
 			// A create whose manager is about to be created too, by an
@@ -551,9 +568,9 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 
 // lookupRef finds an object of kind by external id and its link in target; nil
 // when the directory has no such object.
-func lookupRef(lookup *sql.Stmt, target, source string, kind sdk.Kind, ext string) (*sdk.Ref, error) {
+func lookupRef(tx *sql.Tx, target, source string, kind sdk.Kind, ext string) (*sdk.Ref, error) {
 	var r sdk.Ref
-	err := lookup.QueryRow(target, source, string(kind), ext).Scan(&r.HubID, &r.TargetID)
+	err := tx.QueryRow(refSQL, target, source, string(kind), ext).Scan(&r.HubID, &r.TargetID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -586,23 +603,48 @@ func (s *Store) MarkCreateSent(ctx context.Context, target string, hubIDs []stri
 	if len(hubIDs) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		now := s.nowUnix()
-		for _, h := range hubIDs {
-			if _, err := tx.Exec(`INSERT INTO links (target, hub_id, create_sent, updated_at) VALUES (?, ?, 1, ?)
-				ON CONFLICT (target, hub_id) DO UPDATE SET create_sent = 1, updated_at = excluded.updated_at`, target, h, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	_, err := s.db.ExecContext(ctx, `INSERT INTO links (target, hub_id, create_sent, updated_at) SELECT ?, value, 1, ? FROM json_each(?) WHERE true
+		ON CONFLICT (target, hub_id) DO UPDATE SET create_sent = 1, updated_at = excluded.updated_at`, target, s.nowUnix(), mustJSON(hubIDs))
+	return err
 }
+
+// Statements run per event are kept as constants: the driver caches
+// them prepared by their text (_stmt_cache_size), so a batch pays for
+// none of their preparation.
+const (
+	finishEvent = `UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
+			outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
+			finished_at = ?, owner = '' WHERE id = ?`
+	// releaseNext starts the next event of each lane in a JSON array of hub
+	// ids. INDEXED BY: planned on (target, status), the lookup scans every
+	// PENDING event of the target, quadratic over a large sync.
+	releaseNext = `UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id IN (
+			SELECT (SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = j.value AND status = 'PENDING' ORDER BY id LIMIT 1)
+			FROM json_each(?) j)`
+	// wakeWaiting: any success of an object releases what waits on any of
+	// its events: an update that ran as a create after a failed create
+	// links the object just as well.
+	wakeWaiting = `UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
+			SELECT id FROM events WHERE target = ? AND hub_id = ?)`
+	saveLinkSQL = `INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at, state, synced_state, synced_parent)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
+			synced = CASE WHEN ? THEN excluded.synced ELSE links.synced END, updated_at = excluded.updated_at, state = excluded.state,
+			synced_state = CASE WHEN excluded.synced_state != '' THEN excluded.synced_state ELSE links.synced_state END,
+			synced_parent = CASE WHEN excluded.synced_parent != '' THEN excluded.synced_parent ELSE links.synced_parent END`
+	refSQL = `SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
+			WHERE o.source = ? AND o.kind = ? AND o.external_id = ?`
+)
 
 // Result is how an event ended (or will be retried).
 type Result struct {
 	EventID int64
 	Target  string
 	HubID   string
+	// Kind, Source and ExternalID are the object's, for FollowReports
+	// (looked up when Source is empty).
+	Kind               sdk.Kind
+	Source, ExternalID string
 	// Op is the operation actually run (an update of an unlinked object
 	// runs as a create).
 	Op     string
@@ -654,42 +696,7 @@ type Result struct {
 func (s *Store) Finish(ctx context.Context, results []Result) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.nowUnix()
-		// Statements are prepared once per batch: preparing is most of the
-		// cost of a small SQLite statement.
-		upd, err := tx.Prepare(`UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
-			outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
-			finished_at = ?, owner = '' WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
-		// INDEXED BY: planned on (target, status), the lookup scans every
-		// PENDING event of the target, quadratic over a large sync.
-		release, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id = (
-			SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1)`)
-		if err != nil {
-			return err
-		}
-		defer release.Close()
-		// Any success of an object releases what waits on any of its
-		// events: an update that ran as a create after a failed create links
-		// the object just as well.
-		wake, err := tx.Prepare(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
-			SELECT id FROM events WHERE target = ? AND hub_id = ?)`)
-		if err != nil {
-			return err
-		}
-		defer wake.Close()
-		link, err := tx.Prepare(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at, state, synced_state, synced_parent)
-			VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
-			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = CASE WHEN excluded.target_id != '' THEN excluded.target_id ELSE links.target_id END,
-			synced = CASE WHEN ? THEN excluded.synced ELSE links.synced END, updated_at = excluded.updated_at, state = excluded.state,
-			synced_state = CASE WHEN excluded.synced_state != '' THEN excluded.synced_state ELSE links.synced_state END,
-			synced_parent = CASE WHEN excluded.synced_parent != '' THEN excluded.synced_parent ELSE links.synced_parent END`)
-		if err != nil {
-			return err
-		}
-		defer link.Close()
+		released := map[string][]string{}
 		var waiting bool
 		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE status = 'WAITING')`).Scan(&waiting); err != nil {
 			return err
@@ -701,12 +708,12 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				fin = nil
 				next = r.RetryAt.UnixMilli()
 			}
-			if _, err := upd.Exec(string(r.Status), r.Op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
+			if _, err := tx.Exec(finishEvent, string(r.Status), r.Op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
 				r.ErrMessage, r.Reason, next, now, fin, r.EventID); err != nil {
 				return err
 			}
 			if r.Status == Success {
-				if err := saveLink(tx, link, r, now); err != nil {
+				if err := saveLink(tx, r, now); err != nil {
 					return err
 				}
 				if r.Op == string(sdk.OpCreate) && r.FollowReports {
@@ -714,11 +721,24 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					// learn its id (SPEC §4: reference attributes). The
 					// manager's source and id are bound as parameters: only
 					// then does SQLite use the objects_manager index.
-					var src, ext, kind string
-					if err := tx.QueryRow(`SELECT source, external_id, kind FROM objects WHERE hub_id = ?`, r.HubID).Scan(&src, &ext, &kind); err != nil {
-						return err
+					src, ext, kind := r.Source, r.ExternalID, string(r.Kind)
+					if src == "" {
+						if err := tx.QueryRow(`SELECT source, external_id, kind FROM objects WHERE hub_id = ?`, r.HubID).Scan(&src, &ext, &kind); err != nil {
+							return err
+						}
 					}
+					// Most users manage no one: a probe is a fraction of the
+					// cost of the INSERT … SELECT, which SQLite runs through
+					// a temporary table because it reads events too.
+					var reports bool
 					if kind == string(sdk.KindUser) {
+						if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
+							WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?)`,
+							r.Target, src, ext, r.HubID).Scan(&reports); err != nil {
+							return err
+						}
+					}
+					if reports {
 						if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, created_at, updated_at, run_id)
 							SELECT ?, u.hub_id, 'user', u.display_name, 'update', 'incremental',
 								CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = u.hub_id AND x.status IN `+unfinished+`) THEN 'PENDING' ELSE 'QUEUING' END,
@@ -746,7 +766,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					}
 				}
 				if waiting {
-					if _, err := wake.Exec(now, r.Target, r.HubID); err != nil {
+					if _, err := tx.Exec(wakeWaiting, now, r.Target, r.HubID); err != nil {
 						return err
 					}
 				}
@@ -757,16 +777,20 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				}
 			}
 			if r.Status.Finished() {
-				if _, err := release.Exec(now, r.Target, r.HubID); err != nil {
-					return err
-				}
+				released[r.Target] = append(released[r.Target], r.HubID)
+			}
+		}
+		// The next event of each finished lane, one statement per target.
+		for target, hubs := range released {
+			if _, err := tx.Exec(releaseNext, now, target, mustJSON(hubs)); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 }
 
-func saveLink(tx *sql.Tx, link *sql.Stmt, r Result, now int64) error {
+func saveLink(tx *sql.Tx, r Result, now int64) error {
 	if r.Unlink {
 		if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND hub_id = ?`, r.Target, r.HubID); err != nil {
 			return err
@@ -801,7 +825,7 @@ func saveLink(tx *sql.Tx, link *sql.Stmt, r Result, now int64) error {
 	if r.Orphan {
 		state = "orphan"
 	}
-	_, err := link.Exec(r.Target, r.HubID, r.TargetID, synced, now, state, r.SyncedState, r.SyncedParent, synced.Valid || r.ClearSynced)
+	_, err := tx.Exec(saveLinkSQL, r.Target, r.HubID, r.TargetID, synced, now, state, r.SyncedState, r.SyncedParent, synced.Valid || r.ClearSynced)
 	return err
 }
 

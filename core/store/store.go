@@ -52,7 +52,7 @@ func Open(path string) (*Store, error) {
 	// the engine must survive; _txlock=immediate makes a write transaction
 	// take the write lock at BEGIN, so two processes never deadlock
 	// upgrading read locks.
-	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_cache_size=-65536"
+	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_cache_size=-65536&_stmt_cache_size=128"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, err
