@@ -168,6 +168,9 @@ func (m *Managed) current() *plugin.Plugin {
 	return m.cur
 }
 
+// MaxBatch returns the most operations the target sends in one request.
+func (m *Managed) MaxBatch() int { return m.current().MaxBatch() }
+
 // SetConcurrency sets the target's concurrency, kept across relaunches.
 func (m *Managed) SetConcurrency(n int) {
 	m.mu.Lock()

@@ -51,6 +51,12 @@ type ConfigureRequest struct {
 // ConfigureResponse is filled by Configure.
 type ConfigureResponse struct {
 	Diagnostics Diagnostics
+	// MaxBatch, set by a target that sends several operations to its
+	// application in one request, is the most it sends at once. The host
+	// then keeps up to its concurrency × MaxBatch operations in flight at
+	// the connector, so batches can fill; the connector still sends at
+	// most concurrency requests at once. 0 and 1 mean one per request.
+	MaxBatch int
 }
 
 // EmitFunc passes records to the host. A connector calls it with one record

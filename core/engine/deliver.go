@@ -143,8 +143,15 @@ type executor struct {
 func (x *executor) run(ctx context.Context) error {
 	conc := x.t.Concurrency
 	// A wide window: fewer, larger claim and result transactions; the
-	// plugin still applies at most the target's concurrency at once.
-	window := max(conc*4, claimWindow)
+	// plugin still applies at most the target's concurrency at once. A
+	// batching target needs a batch per request it may have in flight,
+	// twice over so the next batches fill while these are out.
+	batch := 1
+	if b, ok := x.conn.(interface{ MaxBatch() int }); ok {
+		batch = max(1, b.MaxBatch())
+	}
+	window := max(conc*4, claimWindow, 2*conc*batch)
+	finishBatch := max(finishBatch, window/2)
 	results := make(chan store.Result, window)
 	busy := map[string]bool{}
 	inflight := 0

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/midstream-io/midstream/sdk"
 )
@@ -44,9 +45,38 @@ func EncodeAttributes(a sdk.Attributes) []byte {
 }
 
 func writeString(b *bytes.Buffer, s string) {
+	if plainString(s) {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	// json.Marshal of a string cannot fail.
 	enc, _ := json.Marshal(s)
 	b.Write(enc)
+}
+
+// plainString reports whether json.Marshal would write s between quotes
+// unchanged: valid UTF-8 with nothing it escapes (quote, backslash,
+// control characters, <, >, &, U+2028, U+2029). Most values are, and
+// writing them directly keeps the encoding byte for byte what it was.
+func plainString(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 func encodeValue(b *bytes.Buffer, v sdk.Value) {
@@ -77,6 +107,9 @@ func encodeValue(b *bytes.Buffer, v sdk.Value) {
 
 // DecodeAttributes decodes the canonical encoding.
 func DecodeAttributes(data []byte) (sdk.Attributes, error) {
+	if a, ok := decodePlain(data); ok {
+		return a, nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("decode attributes: %w", err)
@@ -142,4 +175,104 @@ func ChangedNames(a, b sdk.Attributes) []string {
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// decodePlain decodes, without reflection, an encoding with no escape
+// in it, which is what most are (it is run for every event). ok is false
+// for anything else, which DecodeAttributes then decodes in full.
+func decodePlain(data []byte) (a sdk.Attributes, ok bool) {
+	n := len(data)
+	if n < 2 || data[0] != '{' || data[n-1] != '}' || bytes.IndexByte(data, '\\') >= 0 {
+		return nil, false
+	}
+	a = make(sdk.Attributes, bytes.Count(data, []byte{':'}))
+	if n == 2 {
+		return a, true
+	}
+	// str reads a string starting at data[i] == '"'; it returns the index
+	// after the closing quote.
+	str := func(i int) (string, int, bool) {
+		if i >= n || data[i] != '"' {
+			return "", 0, false
+		}
+		j := bytes.IndexByte(data[i+1:], '"')
+		if j < 0 {
+			return "", 0, false
+		}
+		return string(data[i+1 : i+1+j]), i + 2 + j, true
+	}
+	lit := func(i int, word string) bool { return bytes.HasPrefix(data[i:], []byte(word)) }
+	i := 1
+	for {
+		k, j, ok := str(i)
+		if !ok || j >= n || data[j] != ':' {
+			return nil, false
+		}
+		i = j + 1
+		if i >= n {
+			return nil, false
+		}
+		var v sdk.Value
+		switch c := data[i]; {
+		case c == '"':
+			s, j, ok := str(i)
+			if !ok {
+				return nil, false
+			}
+			v, i = sdk.String(s), j
+		case lit(i, "null"):
+			v, i = sdk.Null(), i+4
+		case lit(i, "true"):
+			v, i = sdk.Bool(true), i+4
+		case lit(i, "false"):
+			v, i = sdk.Bool(false), i+5
+		case c == '[':
+			var l []string
+			i++
+			for i < n && data[i] != ']' {
+				s, j, ok := str(i)
+				if !ok || j >= n {
+					return nil, false
+				}
+				l = append(l, s)
+				i = j
+				if data[i] == ',' {
+					i++
+				}
+			}
+			if i >= n {
+				return nil, false
+			}
+			v, i = sdk.StringList(l...), i+1
+		case lit(i, `{"t":`):
+			s, j, ok := str(i + 5)
+			if !ok || j >= n || data[j] != '}' {
+				return nil, false
+			}
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return nil, false
+			}
+			v, i = sdk.Time(t), j+1
+		default:
+			j := i
+			for j < n && (data[j] == '-' || data[j] >= '0' && data[j] <= '9') {
+				j++
+			}
+			x, err := strconv.ParseInt(string(data[i:j]), 10, 64)
+			if err != nil {
+				return nil, false
+			}
+			v, i = sdk.Int(x), j
+		}
+		a[k] = v
+		switch {
+		case i < n-1 && data[i] == ',':
+			i++
+		case i == n-1:
+			return a, true
+		default:
+			return nil, false
+		}
+	}
 }

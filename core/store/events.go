@@ -297,8 +297,29 @@ type Claimed struct {
 	// external id (an org's starts with itself); set when asked for.
 	Chain []string
 
-	// parentRef and managerRef are what the claim query found.
+	// parentRef and managerRef are what the claim query found; managerExt
+	// is the user's manager attribute when it is a string.
 	parentRef, managerRef *sdk.Ref
+	managerExt            string
+	// What decode decodes, once the event is taken.
+	changed, seqs, attrs string
+	synced               sql.NullString
+}
+
+func (c *Claimed) decode() error {
+	unmarshalList(c.changed, &c.Event.Changed)
+	unmarshalList(c.seqs, &c.Event.Seqs)
+	var err error
+	if c.Object.Attributes, err = DecodeAttributes([]byte(c.attrs)); err != nil {
+		return err
+	}
+	if c.synced.Valid {
+		if c.Link.Synced, err = DecodeAttributes([]byte(c.synced.String)); err != nil {
+			return err
+		}
+	}
+	c.changed, c.seqs, c.attrs, c.synced = "", "", "", sql.NullString{}
+	return nil
 }
 
 // unmarshalList decodes a JSON array column; most are empty.
@@ -370,7 +391,8 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
 				o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
 				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
-				p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, '')
+				p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, ''),
+				CASE WHEN o.kind = 'user' AND json_type(o.attributes, '$.manager') = 'text' THEN json_extract(o.attributes, '$.manager') ELSE '' END
 			FROM events e JOIN objects o ON o.hub_id = e.hub_id
 			LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
 			LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
@@ -386,21 +408,22 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		for rows.Next() {
 			e := &Event{Target: target, Status: Queuing}
 			o := &StoredObject{}
+			c := &Claimed{Event: e, Object: o}
 			var kind, changed, seqs, state, orgs, attrs string
 			var tid, synced, lstate, sstate, sparent, reserved, phub, mhub sql.NullString
 			var ptid, mtid string
 			var sent sql.NullBool
 			if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
 				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
-				&phub, &ptid, &mhub, &mtid); err != nil {
+				&phub, &ptid, &mhub, &mtid, &c.managerExt); err != nil {
 				rows.Close()
 				return err
 			}
 			e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
-			unmarshalList(changed, &e.Changed)
-			unmarshalList(seqs, &e.Seqs)
 			unmarshalList(orgs, &o.Orgs)
-			c := &Claimed{Event: e, Object: o}
+			// Decoded once the event is taken: a candidate not ready now
+			// is read again by a later claim.
+			c.changed, c.seqs, c.attrs = changed, seqs, attrs
 			if phub.Valid {
 				c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
 			}
@@ -411,22 +434,13 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				cands = append(cands, nil)
 				continue
 			}
-			if o.Attributes, err = DecodeAttributes([]byte(attrs)); err != nil {
-				rows.Close()
-				return err
-			}
 			if tid.Valid {
 				c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
 					SyncedState: sstate.String, SyncedParent: sparent.String}
 				if reserved.Valid && reserved.String != "{}" {
 					_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
 				}
-				if synced.Valid {
-					if c.Link.Synced, err = DecodeAttributes([]byte(synced.String)); err != nil {
-						rows.Close()
-						return err
-					}
-				}
+				c.synced = synced
 			}
 			cands = append(cands, c)
 		}
@@ -458,6 +472,9 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			}
 			if !ready {
 				continue
+			}
+			if err := c.decode(); err != nil {
+				return err
 			}
 			ids = append(ids, e.ID)
 			e.Status = Running
@@ -507,7 +524,7 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			c.Orgs = append(c.Orgs, *r)
 		}
 	}
-	if m, ok := obj.Attributes[sdk.ManagerAttribute]; ok && obj.Kind == sdk.KindUser && m.Type() == sdk.TypeString && m.Str() != "" {
+	if c.managerExt != "" {
 		r := c.managerRef
 		c.Manager = r
 		if r != nil && r.TargetID == "" && c.Link.TargetID == "" && e.Op != "delete" {

@@ -34,6 +34,7 @@ type Client struct {
 
 	mu          sync.Mutex
 	concurrency int
+	maxBatch    int
 	apply       *applyStream
 	lanes       map[string]chan struct{}
 }
@@ -88,6 +89,18 @@ func (c *Client) Configure(ctx context.Context, req sdk.ConfigureRequest, resp *
 		return
 	}
 	resp.Diagnostics = append(resp.Diagnostics, diagsFromProto(r.GetDiagnostics())...)
+	resp.MaxBatch = int(min(r.GetMaxBatch(), MaxBatch))
+	c.mu.Lock()
+	c.maxBatch = max(1, resp.MaxBatch)
+	c.mu.Unlock()
+}
+
+// MaxBatch returns the most operations the target sends its application
+// in one request, as it said when configured (1 before that).
+func (c *Client) MaxBatch() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(1, c.maxBatch)
 }
 
 // TestConnection asks the plugin to test its connection.
@@ -298,7 +311,10 @@ func (c *Client) applyStream() (*applyStream, error) {
 		return nil, err
 	}
 	as := &applyStream{stream: stream, cancelStream: cancel, waiting: map[uint64]chan *pb.ApplyResponse{}}
-	if err := stream.Send(&pb.ApplyRequest{Msg: &pb.ApplyRequest_Open{Open: &pb.ApplyOpen{Concurrency: uint32(c.concurrency)}}}); err != nil {
+	// A batching target gets enough operations at once to fill a batch
+	// per request it may have in flight.
+	open := min(c.concurrency*max(1, c.maxBatch), MaxConcurrency)
+	if err := stream.Send(&pb.ApplyRequest{Msg: &pb.ApplyRequest_Open{Open: &pb.ApplyOpen{Concurrency: uint32(open)}}}); err != nil {
 		cancel()
 		return nil, err
 	}

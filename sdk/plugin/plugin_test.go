@@ -28,6 +28,8 @@ type gen struct {
 	overlap  atomic.Int64
 	maxConc  atomic.Int64
 	conc     atomic.Int64
+	// batch is the MaxBatch Configure answers.
+	batch int
 }
 
 func newGen() *gen { return &gen{inflight: map[string]bool{}} }
@@ -43,9 +45,10 @@ func (g *gen) Schema() sdk.Schema {
 	}}
 }
 
-func (g *gen) Configure(_ context.Context, req sdk.ConfigureRequest, _ *sdk.ConfigureResponse) {
+func (g *gen) Configure(_ context.Context, req sdk.ConfigureRequest, resp *sdk.ConfigureResponse) {
 	g.count = req.Config.Int("count")
 	g.delay = req.Config.Duration("delay")
+	resp.MaxBatch = g.batch
 }
 
 func (g *gen) Read(ctx context.Context, _ sdk.ReadRequest, emit sdk.EmitFunc) (sdk.ReadResult, error) {
@@ -200,6 +203,43 @@ func TestApplyKeepsOneOperationPerObjectInFlight(t *testing.T) {
 	}
 	if g.applied.Load() != 400 {
 		t.Errorf("applied %d operations, want 400", g.applied.Load())
+	}
+}
+
+// A batching target says how many operations it sends per request; the
+// plugin then runs concurrency × that many applies at once, so its batches
+// can fill.
+func TestBatchingTargetGetsABatchPerRequest(t *testing.T) {
+	g := newGen()
+	g.batch = 25
+	cl, _ := plugin.InProcess(t, g)
+	cl.SetConcurrency(2)
+	cfg, diags := sdk.NewConfig(g.Schema(), map[string]any{"delay": "20ms"})
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	var resp sdk.ConfigureResponse
+	cl.Configure(context.Background(), sdk.ConfigureRequest{Config: cfg}, &resp)
+	if err := resp.Diagnostics.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if resp.MaxBatch != 25 || cl.MaxBatch() != 25 {
+		t.Fatalf("MaxBatch: response %d, client %d; want 25", resp.MaxBatch, cl.MaxBatch())
+	}
+	var wg sync.WaitGroup
+	for i := range 120 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op := sdk.Operation{ID: fmt.Sprint(i), Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: fmt.Sprint("h", i), TargetID: "x"}
+			if _, err := cl.Apply(context.Background(), op); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if m := g.maxConc.Load(); m <= 2 || m > 50 {
+		t.Errorf("at most %d operations ran at once, want more than the concurrency 2 and at most 2 × 25", m)
 	}
 }
 

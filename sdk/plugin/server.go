@@ -23,8 +23,10 @@ const (
 	DefaultMaxBatchRecords = 1000
 	DefaultMaxBatchBytes   = 1 << 20
 	// MaxConcurrency bounds the applies a host may ask a plugin to run at
-	// once.
-	MaxConcurrency = 256
+	// once: a target's concurrency times its batch size.
+	MaxConcurrency = 16384
+	// MaxBatch bounds the operations a target may send in one request.
+	MaxBatch = 1000
 )
 
 // server serves one connector over the protocol.
@@ -58,12 +60,14 @@ func (s *server) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 		return nil, status.Errorf(codes.InvalidArgument, "configuration is not a JSON object: %v", err)
 	}
 	cfg, diags := sdk.NewConfig(s.impl.Schema(), values)
+	var maxBatch uint32
 	if !diags.HasError() {
 		var resp sdk.ConfigureResponse
 		s.impl.Configure(ctx, sdk.ConfigureRequest{Config: cfg, Dir: req.GetDir()}, &resp)
 		diags = append(diags, resp.Diagnostics...)
+		maxBatch = uint32(max(0, min(resp.MaxBatch, MaxBatch)))
 	}
-	return &pb.ConfigureResponse{Diagnostics: diagsToProto(diags)}, nil
+	return &pb.ConfigureResponse{Diagnostics: diagsToProto(diags), MaxBatch: maxBatch}, nil
 }
 
 func (s *server) TestConnection(ctx context.Context, _ *pb.TestConnectionRequest) (*pb.TestConnectionResponse, error) {

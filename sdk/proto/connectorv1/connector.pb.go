@@ -707,8 +707,12 @@ func (x *ConfigureRequest) GetDir() string {
 }
 
 type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Diagnostics   []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Diagnostics []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// The most operations a target sends its application in one request
+	// (0 or 1: one per request). The host keeps up to its concurrency times
+	// this many operations in flight.
+	MaxBatch      uint32 `protobuf:"varint,2,opt,name=max_batch,json=maxBatch,proto3" json:"max_batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -748,6 +752,13 @@ func (x *ConfigureResponse) GetDiagnostics() []*Diagnostic {
 		return x.Diagnostics
 	}
 	return nil
+}
+
+func (x *ConfigureResponse) GetMaxBatch() uint32 {
+	if x != nil {
+		return x.MaxBatch
+	}
+	return 0
 }
 
 type TestConnectionRequest struct {
@@ -1857,9 +1868,10 @@ const file_connector_proto_rawDesc = "" +
 	"\x10ConfigureRequest\x12\x1f\n" +
 	"\vconfig_json\x18\x01 \x01(\fR\n" +
 	"configJson\x12\x10\n" +
-	"\x03dir\x18\x02 \x01(\tR\x03dir\"Y\n" +
+	"\x03dir\x18\x02 \x01(\tR\x03dir\"v\n" +
 	"\x11ConfigureResponse\x12D\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\".midstream.connector.v1.DiagnosticR\vdiagnostics\"\x17\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\".midstream.connector.v1.DiagnosticR\vdiagnostics\x12\x1b\n" +
+	"\tmax_batch\x18\x02 \x01(\rR\bmaxBatch\"\x17\n" +
 	"\x15TestConnectionRequest\"v\n" +
 	"\x16TestConnectionResponse\x12D\n" +
 	"\vdiagnostics\x18\x01 \x03(\v2\".midstream.connector.v1.DiagnosticR\vdiagnostics\x12\x16\n" +
