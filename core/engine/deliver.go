@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -665,7 +666,7 @@ func requestJSON(op sdk.Operation, m *mapping.Mapping) string {
 		names := op.Attributes.Names()
 		sort.Strings(names)
 		for _, k := range names {
-			if sensitiveName.MatchString(k) || (m != nil && m.Sensitive(k)) {
+			if Sensitive(k) || (m != nil && m.Sensitive(k)) {
 				out.Attributes[k] = "******"
 				continue
 			}
@@ -706,7 +707,18 @@ func (planTarget) Apply(_ context.Context, op sdk.Operation) (sdk.Result, error)
 }
 
 // Sensitive reports whether an attribute's values are never shown.
-func Sensitive(name string) bool { return sensitiveName.MatchString(name) }
+func Sensitive(name string) bool {
+	// Asked for every attribute of every event: the answers are kept (an
+	// application's attribute names are few).
+	if v, ok := sensitiveNames.Load(name); ok {
+		return v.(bool)
+	}
+	yes := sensitiveName.MatchString(name)
+	sensitiveNames.Store(name, yes)
+	return yes
+}
+
+var sensitiveNames sync.Map
 
 // mapsManager reports whether target t sends users' managers: it has no
 // user mapping (attributes pass through), or one that reads the manager.

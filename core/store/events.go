@@ -141,26 +141,25 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 			return err
 		}
 		now := s.nowUnix()
-		last, err := tx.Prepare(`SELECT id, op, status, changed, seqs FROM events WHERE target = ? AND hub_id = ? AND status IN ` + unfinished + ` ORDER BY id DESC LIMIT 1`)
-		if err != nil {
-			return err
-		}
-		defer last.Close()
 		ins, err := tx.Prepare(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id)
 			VALUES (?, ?, ?, ?, ?, 'incremental', ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		// With no unfinished event in the target (a first sync, or one
-		// after everything was delivered), only the changes of this batch
-		// can be ahead in a lane: skip the per-change lane query for
-		// objects the batch has not touched.
-		var anyUnfinished bool
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE target = ? AND status IN `+unfinished+`)`, target).Scan(&anyUnfinished); err != nil {
+		// The last unfinished event of each object of the batch, read in
+		// one query and kept up to date as the batch adds events: one
+		// lookup per change was most of the cost of consuming.
+		var hubs []string
+		for _, c := range list {
+			if sources == nil || slices.Contains(sources, c.source) {
+				hubs = append(hubs, c.hubID)
+			}
+		}
+		last, err := lastUnfinished(tx, target, hubs)
+		if err != nil {
 			return err
 		}
-		touched := map[string]bool{}
 		for _, c := range list {
 			n++
 			pos = c.seq
@@ -176,43 +175,76 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 				if err := ignoreLane(tx, target, c.hubID, "the object was deleted", now); err != nil {
 					return err
 				}
+				again, err := lastUnfinished(tx, target, []string{c.hubID})
+				if err != nil {
+					return err
+				}
+				last[c.hubID] = again[c.hubID]
 			}
-			var prevID int64
-			var prevOp, prevStatus, prevChanged, prevSeqs string
-			err := sql.ErrNoRows
-			if anyUnfinished || touched[c.hubID] || c.op == "delete" {
-				err = last.QueryRow(target, c.hubID).Scan(&prevID, &prevOp, &prevStatus, &prevChanged, &prevSeqs)
-			}
-			touched[c.hubID] = true
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
-				return err
-			default:
+			if prev := last[c.hubID]; prev != nil {
 				status = Pending
-				if c.op == "update" && prevOp == "update" && (prevStatus == string(Pending) || prevStatus == string(Queuing)) {
+				if c.op == "update" && prev.op == "update" && (prev.status == Pending || prev.status == Queuing) {
 					// Coalesce: the newer event carries both sets of names
 					// and the older one's place in the lane.
-					changed = unionJSON(prevChanged, c.changed)
+					changed = unionJSON(prev.changed, c.changed)
 					var ps []int64
-					_ = json.Unmarshal([]byte(prevSeqs), &ps)
+					_ = json.Unmarshal([]byte(prev.seqs), &ps)
 					seqs = append(ps, c.seq)
-					status = Status(prevStatus)
+					status = prev.status
 					if _, err := tx.Exec(`UPDATE events SET status = 'IGNORED', reason = 'superseded by a newer update', updated_at = ?, finished_at = ? WHERE id = ?`,
-						now, now, prevID); err != nil {
+						now, now, prev.id); err != nil {
 						return err
 					}
 				}
 			}
-			if _, err := ins.Exec(target, c.hubID, c.kind, c.name, c.op, string(status), changed, mustJSON(seqs), now, now, runID); err != nil {
+			seqJSON := mustJSON(seqs)
+			res, err := ins.Exec(target, c.hubID, c.kind, c.name, c.op, string(status), changed, seqJSON, now, now, runID)
+			if err != nil {
 				return err
 			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			last[c.hubID] = &laneEvent{id: id, op: c.op, status: status, changed: changed, seqs: seqJSON}
 		}
 		_, err = tx.Exec(`INSERT INTO target_positions (target, seq) VALUES (?, ?)
 			ON CONFLICT (target) DO UPDATE SET seq = excluded.seq`, target, pos)
 		return err
 	})
 	return n, err
+}
+
+// laneEvent is an object's last unfinished event, as Consume needs it.
+type laneEvent struct {
+	id                int64
+	op, changed, seqs string
+	status            Status
+}
+
+// lastUnfinished returns the last unfinished event of target for each of
+// hubs that has one.
+func lastUnfinished(tx *sql.Tx, target string, hubs []string) (map[string]*laneEvent, error) {
+	out := map[string]*laneEvent{}
+	if len(hubs) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(`SELECT hub_id, id, op, status, changed, seqs FROM events INDEXED BY events_lane
+		WHERE target = ? AND hub_id IN (SELECT value FROM json_each(?)) AND status IN `+unfinished+` ORDER BY id`, target, mustJSON(hubs))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hub, st string
+		e := &laneEvent{}
+		if err := rows.Scan(&hub, &e.id, &e.op, &st, &e.changed, &e.seqs); err != nil {
+			return nil, err
+		}
+		e.status = Status(st)
+		out[hub] = e
+	}
+	return out, rows.Err()
 }
 
 // ignoreLane IGNOREs the unfinished events of an object that have not
@@ -384,109 +416,121 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		now := s.nowUnix()
-		// One query brings each candidate with its object and link.
-		// The parent (an org's parent, a user's primary org) and a user's
-		// manager come with their links in the same query: looked up one
-		// statement at a time they were most of a claim's cost.
-		rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
-				o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
-				l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
-				p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, ''),
-				CASE WHEN o.kind = 'user' AND json_type(o.attributes, '$.manager') = 'text' THEN json_extract(o.attributes, '$.manager') ELSE '' END
-			FROM events e JOIN objects o ON o.hub_id = e.hub_id
-			LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
-			LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
-			LEFT JOIN links pl ON pl.target = e.target AND pl.hub_id = p.hub_id
-			LEFT JOIN objects m ON o.kind = 'user' AND m.source = o.source AND m.kind = 'user' AND m.external_id = json_extract(o.attributes, '$.manager')
-			LEFT JOIN links ml ON ml.target = e.target AND ml.hub_id = m.hub_id
-			WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? ORDER BY e.id LIMIT ?`,
-			target, now, limit*2)
-		if err != nil {
-			return err
-		}
-		var cands []*Claimed
-		for rows.Next() {
-			e := &Event{Target: target, Status: Queuing}
-			o := &StoredObject{}
-			c := &Claimed{Event: e, Object: o}
-			var kind, changed, seqs, state, orgs, attrs string
-			var tid, synced, lstate, sstate, sparent, reserved, phub, mhub sql.NullString
-			var ptid, mtid string
-			var sent sql.NullBool
-			if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
-				&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
-				&phub, &ptid, &mhub, &mtid, &c.managerExt); err != nil {
-				rows.Close()
-				return err
-			}
-			e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
-			unmarshalList(orgs, &o.Orgs)
-			// Decoded once the event is taken: a candidate not ready now
-			// is read again by a later claim.
-			c.changed, c.seqs, c.attrs = changed, seqs, attrs
-			if phub.Valid {
-				c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
-			}
-			if mhub.Valid {
-				c.managerRef = &sdk.Ref{HubID: mhub.String, TargetID: mtid}
-			}
-			if busy[e.HubID] {
-				cands = append(cands, nil)
-				continue
-			}
-			if tid.Valid {
-				c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
-					SyncedState: sstate.String, SyncedParent: sparent.String}
-				if reserved.Valid && reserved.String != "{}" {
-					_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
-				}
-				c.synced = synced
-			}
-			cands = append(cands, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		var ids []int64
 		taken := map[string]bool{}
 		refs := map[string]*sdk.Ref{}
-		// Prepared once per claim: statement preparation is most of the
-		// cost of these small lookups.
-		for _, c := range cands {
-			if len(out) >= limit {
-				break
-			}
-			if c == nil || taken[c.Event.HubID] {
-				continue
-			}
-			e := c.Event
-			ready, err := s.prepare(tx, c, now, refs)
+		// Candidates are read a page at a time, up to twice the limit in
+		// all (some are busy or not ready): reading them all at once read
+		// a second half that a claim mostly did not need.
+		after, scanned := int64(0), 0
+		for len(out) < limit && scanned < 2*limit {
+			page := min(2*limit-scanned, limit-len(out)+limit/8+16)
+			n := 0
+			// One query brings each candidate with its object and link.
+			// The parent (an org's parent, a user's primary org) and a user's
+			// manager come with their links in the same query: looked up one
+			// statement at a time they were most of a claim's cost.
+			rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
+					o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
+					l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
+					p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, ''),
+					CASE WHEN o.kind = 'user' AND json_type(o.attributes, '$.manager') = 'text' THEN json_extract(o.attributes, '$.manager') ELSE '' END
+				FROM events e JOIN objects o ON o.hub_id = e.hub_id
+				LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
+				LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
+				LEFT JOIN links pl ON pl.target = e.target AND pl.hub_id = p.hub_id
+				LEFT JOIN objects m ON o.kind = 'user' AND m.source = o.source AND m.kind = 'user' AND m.external_id = json_extract(o.attributes, '$.manager')
+				LEFT JOIN links ml ON ml.target = e.target AND ml.hub_id = m.hub_id
+				WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? AND e.id > ? ORDER BY e.id LIMIT ?`,
+				target, now, after, page)
 			if err != nil {
 				return err
 			}
-			if ready && chains {
-				if c.Chain, err = chain(tx, c.Object); err != nil {
+			var cands []*Claimed
+			for rows.Next() {
+				n++
+				e := &Event{Target: target, Status: Queuing}
+				o := &StoredObject{}
+				c := &Claimed{Event: e, Object: o}
+				var kind, changed, seqs, state, orgs, attrs string
+				var tid, synced, lstate, sstate, sparent, reserved, phub, mhub sql.NullString
+				var ptid, mtid string
+				var sent sql.NullBool
+				if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
+					&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
+					&phub, &ptid, &mhub, &mtid, &c.managerExt); err != nil {
+					rows.Close()
 					return err
 				}
+				after = e.ID
+				e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
+				unmarshalList(orgs, &o.Orgs)
+				// Decoded once the event is taken: a candidate not ready now
+				// is read again by a later claim.
+				c.changed, c.seqs, c.attrs = changed, seqs, attrs
+				if phub.Valid {
+					c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
+				}
+				if mhub.Valid {
+					c.managerRef = &sdk.Ref{HubID: mhub.String, TargetID: mtid}
+				}
+				if busy[e.HubID] {
+					cands = append(cands, nil)
+					continue
+				}
+				if tid.Valid {
+					c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
+						SyncedState: sstate.String, SyncedParent: sparent.String}
+					if reserved.Valid && reserved.String != "{}" {
+						_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
+					}
+					c.synced = synced
+				}
+				cands = append(cands, c)
 			}
-			if !ready {
-				continue
-			}
-			if err := c.decode(); err != nil {
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return err
 			}
-			ids = append(ids, e.ID)
-			e.Status = Running
-			e.Attempts++
-			taken[e.HubID] = true
-			out = append(out, c)
+			for _, c := range cands {
+				if len(out) >= limit {
+					break
+				}
+				if c == nil || taken[c.Event.HubID] {
+					continue
+				}
+				e := c.Event
+				ready, err := s.prepare(tx, c, now, refs)
+				if err != nil {
+					return err
+				}
+				if ready && chains {
+					if c.Chain, err = chain(tx, c.Object); err != nil {
+						return err
+					}
+				}
+				if !ready {
+					continue
+				}
+				if err := c.decode(); err != nil {
+					return err
+				}
+				ids = append(ids, e.ID)
+				e.Status = Running
+				e.Attempts++
+				taken[e.HubID] = true
+				out = append(out, c)
+			}
+			scanned += n
+			if n < page {
+				break
+			}
 		}
 		if len(ids) == 0 {
 			return nil
 		}
 		// One statement for the whole claim.
-		_, err = tx.Exec(`UPDATE events SET status = 'RUNNING', owner = ?, started_at = ?, updated_at = ?, attempts = attempts + 1
+		_, err := tx.Exec(`UPDATE events SET status = 'RUNNING', owner = ?, started_at = ?, updated_at = ?, attempts = attempts + 1
 			WHERE id IN (SELECT value FROM json_each(?))`, owner, now, now, mustJSON(ids))
 		return err
 	})
