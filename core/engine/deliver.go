@@ -69,20 +69,13 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		}
 		_ = e.st.FinishRun(context.WithoutCancel(ctx), rep.RunID, outcome, counts, msg)
 	}()
-	sources := t.SourceNames(e.p)
-	for {
-		n, err := e.st.Consume(ctx, t.Name, sources, rep.RunID, consumeBatch)
-		if err != nil {
-			rep.Err = err
-			return rep
-		}
-		rep.Consumed += n
-		if n < consumeBatch {
-			break
-		}
+	ex := &executor{e: e, t: t, rep: rep, retryWait: o.RetryWait, mapsManager: mapsManager(t), sources: t.SourceNames(e.p), live: o.Live}
+	if _, err := ex.consume(ctx); err != nil {
+		rep.Err = err
+		return rep
 	}
 	if o.FullTarget || o.ChangedOnly {
-		n, err := e.st.FullSync(ctx, t.Name, sources, o.ChangedOnly, rep.RunID)
+		n, err := e.st.FullSync(ctx, t.Name, ex.sources, o.ChangedOnly, rep.RunID)
 		if err != nil {
 			rep.Err = err
 			return rep
@@ -103,7 +96,7 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		rep.Err = fmt.Errorf("target %s: connector %s is not a target", t.Name, t.Connector)
 		return rep
 	}
-	ex := &executor{e: e, t: t, conn: tgt, rep: rep, retryWait: o.RetryWait, mapsManager: mapsManager(t)}
+	ex.conn = tgt
 	if ex.retryWait == 0 {
 		ex.retryWait = time.Minute
 	}
@@ -128,6 +121,24 @@ type executor struct {
 	rep         *TargetReport
 	limiter     *rate.Limiter
 	retryWait   time.Duration
+	sources     []string
+	// live is open while sources may still add changes (SyncOptions.Live).
+	live        <-chan struct{}
+	lastConsume time.Time
+}
+
+// consume turns the changes after the target's position into events.
+func (x *executor) consume(ctx context.Context) (int, error) {
+	x.lastConsume = time.Now()
+	total := 0
+	for {
+		n, err := x.e.st.Consume(ctx, x.t.Name, x.sources, x.rep.RunID, consumeBatch)
+		total += n
+		x.rep.Consumed += n
+		if err != nil || n < consumeBatch {
+			return total, err
+		}
+	}
 }
 
 // run claims ready events, runs them at the target's concurrency and
@@ -218,7 +229,27 @@ func (x *executor) run(ctx context.Context) error {
 	// starved is set when a claim found nothing: the store only changes
 	// when results are recorded, so claiming again before that is waste.
 	starved := false
+	liveOpen := x.live != nil
 	for {
+		if liveOpen {
+			// While sources run, what they commit is consumed every
+			// consumeEvery, and once more when they are done.
+			closed := false
+			select {
+			case <-x.live:
+				closed, liveOpen = true, false
+			default:
+			}
+			if closed || time.Since(x.lastConsume) >= consumeEvery {
+				n, err := x.consume(ctx)
+				if err != nil {
+					return err
+				}
+				if n > 0 || closed {
+					starved = false
+				}
+			}
+		}
 		receive(false, 0)
 		if len(pending) >= finishBatch || (len(pending) > 0 && time.Since(lastFlush) >= finishBatchWait) {
 			if err := flush(); err != nil {
@@ -267,6 +298,15 @@ func (x *executor) run(ctx context.Context) error {
 		if !starved {
 			continue
 		}
+		if liveOpen {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-x.live:
+			case <-time.After(consumeEvery):
+			}
+			continue
+		}
 		// Nothing runnable now: wait for a retry that falls due in time.
 		next, ok, err := x.e.st.NextRetry(ctx, x.t.Name)
 		if err != nil {
@@ -291,6 +331,8 @@ const (
 	// recorded, and for how long.
 	finishBatch     = 256
 	finishBatchWait = 50 * time.Millisecond
+	// consumeEvery is how often the change log is read while sources run.
+	consumeEvery = 10 * time.Millisecond
 )
 
 // countDispatched counts the claimed events not already decided (those

@@ -206,6 +206,10 @@ type SyncOptions struct {
 	// delivers to; ChangedOnly does too, sending only what differs from
 	// the link.
 	FullTarget, ChangedOnly bool
+	// Live, when set, says sources are still adding to the change log
+	// until it is closed: Deliver keeps consuming it meanwhile, and
+	// finishes only once it is closed and everything is delivered.
+	Live <-chan struct{}
 }
 
 // Report is what a pass did.
@@ -230,26 +234,58 @@ func (r *Report) Failed() bool {
 }
 
 // Sync runs one pass: every source, then every target.
+//
+// Delivery overlaps the source runs (SPEC §5): each target delivers the
+// changes the sources commit as they find them, so a change does not wait
+// for the rest of a snapshot to be read. A dry run and a target full sync
+// need the directory complete, and run the targets after the sources.
 func (e *Engine) Sync(ctx context.Context, o SyncOptions) *Report {
 	rep := &Report{}
-	for _, s := range e.p.Sources {
-		if o.Sources != nil && !slices.Contains(o.Sources, s.Name) {
-			continue
-		}
-		rep.Sources = append(rep.Sources, e.SyncSource(ctx, s, o))
-		if ctx.Err() != nil {
-			return rep
-		}
-	}
+	var targets []*config.Target
 	for _, t := range e.p.Targets {
-		if o.Targets != nil && !slices.Contains(o.Targets, t.Name) {
-			continue
+		if o.Targets == nil || slices.Contains(o.Targets, t.Name) {
+			targets = append(targets, t)
 		}
-		rep.Targets = append(rep.Targets, e.Deliver(ctx, t, o))
+	}
+	runSources := func() {
+		for _, s := range e.p.Sources {
+			if o.Sources != nil && !slices.Contains(o.Sources, s.Name) {
+				continue
+			}
+			rep.Sources = append(rep.Sources, e.SyncSource(ctx, s, o))
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+	if e.opts.Plan != nil || o.FullTarget || o.ChangedOnly {
+		runSources()
 		if ctx.Err() != nil {
 			return rep
 		}
+		for _, t := range targets {
+			rep.Targets = append(rep.Targets, e.Deliver(ctx, t, o))
+			if ctx.Err() != nil {
+				return rep
+			}
+		}
+		return rep
 	}
+	live := make(chan struct{})
+	to := o
+	to.Live = live
+	rep.Targets = make([]*TargetReport, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Targets[i] = e.Deliver(ctx, t, to)
+		}()
+	}
+	runSources()
+	close(live)
+	wg.Wait()
 	return rep
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -539,8 +540,11 @@ func TestMootEventsOfADeletedObjectAreIgnored(t *testing.T) {
 		// leaves before the next delivery.
 		h.rows["E00050"] = []string{"新人", "星河集团", "在职", "工程师", "E00000"}
 		mustSucceed(t, e.sync(engine.SyncOptions{Targets: []string{}}))
+		// The leave is read before any delivery: a sync delivers while
+		// its sources read, so the create would otherwise go out first.
 		h.rows["E00050"][2] = "离职"
-		mustSucceed(t, e.sync(engine.SyncOptions{}))
+		mustSucceed(t, e.sync(engine.SyncOptions{Targets: []string{}}))
+		mustSucceed(t, e.sync(engine.SyncOptions{Sources: []string{}}))
 		checkEvents(t, e, "新人", "delete SKIPPED never created", "create IGNORED the object was deleted")
 		e.check()
 	})
@@ -759,4 +763,34 @@ func findUserBy(e *env, attr, value string) (receiver.MemoryObject, bool) {
 		}
 	}
 	return receiver.MemoryObject{}, false
+}
+
+// A sync delivers while its sources read (SPEC §5): the first results are
+// recorded before the source run is over.
+func TestDeliveryOverlapsTheSourceRun(t *testing.T) {
+	h := newHR(10000)
+	e := newEnv(t, h)
+	e.write()
+	var mu sync.Mutex
+	var firstDelivered time.Time
+	progress := func(p engine.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.Stage == "deliver" && p.Done > 0 && firstDelivered.IsZero() {
+			firstDelivered = time.Now()
+		}
+	}
+	eng, done := openEngine(t, e.dir, e.db, engine.Options{Progress: progress})
+	defer done()
+	start := time.Now()
+	rep := eng.Sync(context.Background(), engine.SyncOptions{RetryWait: 10 * time.Second})
+	mustSucceed(t, rep)
+	sourceEnd := start.Add(rep.Sources[0].Duration)
+	mu.Lock()
+	defer mu.Unlock()
+	if firstDelivered.IsZero() || !firstDelivered.Before(sourceEnd) {
+		t.Errorf("first results recorded %v after the start, the source run ended at %v: delivery waited for the read",
+			firstDelivered.Sub(start), rep.Sources[0].Duration)
+	}
+	e.check()
 }
