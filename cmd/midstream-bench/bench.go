@@ -34,7 +34,8 @@ type repResult struct {
 	diffs    []string
 
 	objects  int // what the application holds after the full sync
-	requests int // requests the full sync made
+	requests int // HTTP requests the full sync made
+	events   int // events the application answered in them
 
 	full        syncRun
 	fullTimers  syncTimers
@@ -191,7 +192,7 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 		return nil, err
 	}
 	defer recv.stop()
-	if err := writePipeline(pipeDir, recv.url(callbackPath), o.concurrency, b.secure, !o.noManager); err != nil {
+	if err := writePipeline(pipeDir, recv.url(callbackPath), o.concurrency, o.batch, b.secure, !o.noManager); err != nil {
 		return nil, err
 	}
 	env := sec.env()
@@ -212,11 +213,11 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 	}
 	res.fullTimers = parseTimers(res.full.out)
 	res.peakRSS = res.full.peakRSS
-	var acks []ack
+	var acks ackLog
 	if err := recv.get(ctx, "/bench/acks", &acks); err != nil {
 		return res, err
 	}
-	res.requests = len(acks)
+	res.requests, res.events = acks.Requests, len(acks.Acks)
 	if err := recv.post(ctx, "/bench/capture?on=0"); err != nil {
 		return res, err
 	}
@@ -250,8 +251,8 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 	if len(diffs) > 0 {
 		res.diffs = append(res.diffs, prefix("after the full sync: ", diffs)...)
 	}
-	b.logf("  full sync: %s, %d objects, %d requests (%.0f requests/s), peak RSS %.0f MB",
-		res.full.wall.Round(time.Millisecond), objects, res.requests, float64(res.requests)/res.full.wall.Seconds(), mb(res.full.peakRSS))
+	b.logf("  full sync: %s, %d objects, %d events in %d requests (%.0f events/s), peak RSS %.0f MB",
+		res.full.wall.Round(time.Millisecond), objects, res.events, res.requests, float64(res.events)/res.full.wall.Seconds(), mb(res.full.peakRSS))
 
 	// Incremental latency.
 	if !o.skipIncremental {
@@ -275,22 +276,23 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 	if err := recv.get(ctx, "/bench/events", &events); err != nil {
 		return res, err
 	}
-	if len(events) != res.requests {
-		b.logf("  note: the application decoded %d of the full sync's %d requests; the raw sender sends those", len(events), res.requests)
+	if len(events) != res.events {
+		b.logf("  note: the application decoded %d of the full sync's %d events; the raw sender sends those", len(events), res.events)
 	}
 	if err := recv.post(ctx, "/bench/reset"); err != nil {
 		return res, err
 	}
 	cpu0 = recv.cpu()
-	res.raw, err = sendRaw(ctx, recv.url(callbackPath), sec, b.conc, events)
+	res.raw, err = sendRaw(ctx, recv.url(callbackPath), sec, b.conc, o.batch, events)
 	res.recvCPURaw = recv.cpu() - cpu0
 	if err != nil {
 		return res, err
 	}
 	if res.raw.failed > 0 {
-		res.diffs = append(res.diffs, fmt.Sprintf("raw sender: %d of %d requests failed, first: %s", res.raw.failed, res.raw.requests, res.raw.firstErr))
+		res.diffs = append(res.diffs, fmt.Sprintf("raw sender: %d of %d events failed, first: %s", res.raw.failed, res.raw.events, res.raw.firstErr))
 	}
-	b.logf("  raw delivery: %d requests in %s (%.0f requests/s)", res.raw.requests, res.raw.wall.Round(time.Millisecond), float64(res.raw.requests)/res.raw.wall.Seconds())
+	b.logf("  raw delivery: %d events in %d requests in %s (%.0f events/s)", res.raw.events, res.raw.requests, res.raw.wall.Round(time.Millisecond),
+		float64(res.raw.events)/res.raw.wall.Seconds())
 
 	res.verified = len(res.diffs) == 0
 	if !res.verified {
@@ -375,13 +377,13 @@ func (b *bench) incremental(ctx context.Context, m *model, csvPath, db, pipeDir 
 	if err != nil {
 		return nil, err
 	}
-	var acks []ack
+	var acks ackLog
 	if err := recv.get(ctx, "/bench/acks", &acks); err != nil {
 		return nil, err
 	}
+	inc.requests = acks.Requests - res.requests
 	acked := map[string]int64{}
-	for _, a := range acks[min(res.requests, len(acks)):] {
-		inc.requests++
+	for _, a := range acks.Acks[min(res.events, len(acks.Acks)):] {
 		if a.Status/100 != 2 {
 			continue
 		}

@@ -21,11 +21,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestBench runs the whole tool at a tiny size — a real midstream process
+// runBench runs the whole tool at a tiny size — a real midstream process
 // with its plugins, the receiver process, the revisions and the raw sender —
-// and checks that it verified the application's state and printed sane
-// figures. Timings are never asserted.
-func TestBench(t *testing.T) {
+// with args added, and returns its JSON line and its standard output.
+func runBench(t *testing.T, args ...string) (map[string]any, string) {
+	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		if os.Getenv("MIDSTREAM_REQUIRE_INTEGRATION") == "1" {
 			t.Fatal("go is not on PATH; the bench builds cmd/midstream with it")
@@ -35,7 +35,8 @@ func TestBench(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	code := run(ctx, []string{"--users", "300", "--orgs", "30", "--repeat", "1", "--revisions", "3", "--changes", "5", "--json", "--work", t.TempDir()}, &stdout, &stderr)
+	args = append([]string{"--users", "300", "--orgs", "30", "--repeat", "1", "--revisions", "3", "--changes", "5", "--json", "--work", t.TempDir()}, args...)
+	code := run(ctx, args, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -44,14 +45,25 @@ func TestBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
 		t.Fatalf("the last line is not a JSON object: %v\n%s", err, stdout.String())
 	}
-	num := func(k string) float64 {
-		t.Helper()
-		v, ok := got[k].(float64)
-		if !ok {
-			t.Fatalf("%s = %#v, want a number\n%s", k, got[k], lines[len(lines)-1])
-		}
-		return v
+	return got, stdout.String()
+}
+
+// number returns the figure k of a JSON line.
+func number(t *testing.T, got map[string]any, k string) float64 {
+	t.Helper()
+	v, ok := got[k].(float64)
+	if !ok {
+		t.Fatalf("%s = %#v, want a number\n%v", k, got[k], got)
 	}
+	return v
+}
+
+// TestBench runs the tool at a tiny size and checks that it verified the
+// application's state and printed sane figures. Timings are never
+// asserted.
+func TestBench(t *testing.T) {
+	got, stdout := runBench(t)
+	num := func(k string) float64 { t.Helper(); return number(t, got, k) }
 	if got["verified"] != true {
 		t.Errorf("verified = %v", got["verified"])
 	}
@@ -93,8 +105,54 @@ func TestBench(t *testing.T) {
 	if got["security"] == "none" {
 		t.Logf("the callback target does not encrypt yet: measured plain requests")
 	}
-	if !strings.Contains(stdout.String(), "ratio to raw") {
-		t.Errorf("no table:\n%s", stdout.String())
+	if !strings.Contains(stdout, "ratio to raw") {
+		t.Errorf("no table:\n%s", stdout)
+	}
+	if num("batch") != 1 || num("events") != num("requests") {
+		t.Errorf("batch = %v, events = %v, requests = %v: without batches, one event per request", got["batch"], got["events"], got["requests"])
+	}
+}
+
+// TestBenchBatch runs the tool with batches: the callback target and the
+// raw sender carry up to 10 events per request, the receiver answers each,
+// and the figures count requests and events apart.
+func TestBenchBatch(t *testing.T) {
+	got, stdout := runBench(t, "--batch", "10", "--revisions", "2")
+	num := func(k string) float64 { t.Helper(); return number(t, got, k) }
+	if got["verified"] != true {
+		t.Fatalf("verified = %v\n%s", got["verified"], stdout)
+	}
+	if num("batch") != 10 || !strings.Contains(stdout, "batch 10") {
+		t.Errorf("batch = %v, want 10 in the JSON and the table", got["batch"])
+	}
+	events, requests := num("events"), num("requests")
+	if events < num("objects") {
+		t.Errorf("events = %v, fewer than the %v objects", events, num("objects"))
+	}
+	// The engine sent batches: far fewer requests than events.
+	if requests > events/2 {
+		t.Errorf("%v requests for %v events in batches of 10", requests, events)
+	}
+	// The raw sender sent the same events, in batches of 10 but at the
+	// ends of its lanes.
+	if num("raw_events") != events {
+		t.Errorf("the raw sender sent %v events, the engine %v", got["raw_events"], events)
+	}
+	if rr, re := num("raw_requests"), num("raw_events"); rr > re/5 || rr < re/10 {
+		t.Errorf("the raw sender sent %v events in %v requests, want batches of up to 10, mostly full", re, rr)
+	}
+	// Objects per second and the ratio to raw count events, not requests.
+	if v := num("ratio_to_raw"); v <= 0 {
+		t.Errorf("ratio_to_raw = %v", v)
+	}
+	if v, w := num("full_sync_objects_per_sec"), num("objects")/num("full_sync_seconds"); v < w*0.99 || v > w*1.01 {
+		t.Errorf("full_sync_objects_per_sec = %v, want objects / seconds = %v", v, w)
+	}
+	if l := num("incremental_lost"); l != 0 {
+		t.Errorf("incremental_lost = %v: changes sent in batches were not acknowledged", l)
+	}
+	if c := num("incremental_changes"); c != 10 {
+		t.Errorf("incremental_changes = %v, want 2 revisions × 5", c)
 	}
 }
 
@@ -103,6 +161,8 @@ func TestFlags(t *testing.T) {
 		{"--users", "10", "--orgs", "20"},
 		{"--repeat", "0"},
 		{"--concurrency", "1000"},
+		{"--batch", "0"},
+		{"--batch", "1001"},
 		{"extra"},
 	} {
 		var out bytes.Buffer

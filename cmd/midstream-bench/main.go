@@ -17,16 +17,20 @@
 //     each followed by a sync; a change's latency runs from the commit of
 //     its change-log row to the application's answer to the request that
 //     carried it;
-//  4. measures the raw delivery limit: the full sync's requests replayed by
-//     plain Go code (sdk/callback's Encoder, the same sealer and
-//     concurrency), to the same application process, with no engine;
+//  4. measures the raw delivery limit: the full sync's events replayed by
+//     plain Go code (sdk/callback's Encoder, the same sealer, concurrency
+//     and batch size), to the same application process, with no engine;
 //  5. repeats this in fresh work folders and reports the median (min–max)
 //     of each figure, as a table and, with --json, one JSON object on the
 //     last line.
 //
 // It exits non-zero when any repetition's final state did not match.
 //
-//	go run ./cmd/midstream-bench [--users 100000] [--orgs 5000] [--repeat 3] [--json]
+// With --batch N the callback target sends batches of up to N events per
+// request (its batch_size), and so does the raw sender; "requests" then
+// counts HTTP requests, while objects/s and the ratio to raw count events.
+//
+//	go run ./cmd/midstream-bench [--users 100000] [--orgs 5000] [--repeat 3] [--batch 1] [--json]
 package main
 
 import (
@@ -42,6 +46,7 @@ import (
 	"syscall"
 
 	"github.com/midstream-io/midstream/core/config"
+	"github.com/midstream-io/midstream/sdk/callback"
 )
 
 func main() {
@@ -56,6 +61,7 @@ func main() {
 // options are the command line's.
 type options struct {
 	users, orgs, concurrency, repeat int
+	batch                            int
 	revisions, changes               int
 	json, keep, plain, noManager     bool
 	skipIncremental                  bool
@@ -74,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.users, "users", 100000, "people in the synthetic organization")
 	fs.IntVar(&o.orgs, "orgs", 5000, "departments (each has a head, so at most --users)")
 	fs.IntVar(&o.concurrency, "concurrency", 0, fmt.Sprintf("the target's concurrency, also the raw sender's (0: the target's default, %d)", config.DefaultConcurrency))
+	fs.IntVar(&o.batch, "batch", 1, fmt.Sprintf("events per request: the callback target's batch_size, also the raw sender's (1: one request per event; at most %d)", callback.MaxBatchEvents))
 	fs.IntVar(&o.repeat, "repeat", 3, "repetitions, each in a fresh work folder; figures are medians")
 	fs.IntVar(&o.revisions, "revisions", 100, "revisions of the export in the incremental phase")
 	fs.IntVar(&o.changes, "changes", 10, "random changes per revision")
@@ -98,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--repeat must be at least 1")
 	case o.concurrency < 0 || o.concurrency > config.MaxConcurrency:
 		return o, fmt.Errorf("--concurrency must be between 0 and %d", config.MaxConcurrency)
+	case o.batch < 1 || o.batch > callback.MaxBatchEvents:
+		return o, fmt.Errorf("--batch must be between 1 and %d", callback.MaxBatchEvents)
 	case o.revisions < 0 || o.changes < 0:
 		return o, errors.New("--revisions and --changes must not be negative")
 	}

@@ -91,11 +91,15 @@ const (
 	noManagerAttr = `    attribute "costCenter"     { from = "cost_center" }` + "\n"
 )
 
-// writePipeline writes pipeline.hcl into dir for a receiver at url.
-func writePipeline(dir, url string, concurrency int, secure, manager bool) error {
+// writePipeline writes pipeline.hcl into dir for a receiver at url; a
+// batch above 1 is the callback target's batch_size.
+func writePipeline(dir, url string, concurrency, batch int, secure, manager bool) error {
 	conc := ""
 	if concurrency > 0 {
 		conc = fmt.Sprintf("  concurrency = %d\n", concurrency)
+	}
+	if batch > 1 {
+		conc += fmt.Sprintf("  batch_size  = %d\n", batch)
 	}
 	sec := ""
 	if secure {

@@ -15,21 +15,23 @@ import (
 
 // rawResult is what the raw sender measured.
 type rawResult struct {
-	requests int
+	requests int // HTTP requests
+	events   int
 	wall     time.Duration
-	failed   int
+	failed   int // events
 	// cpu is the sender's CPU time (this process).
 	cpu      float64
 	firstErr string
 }
 
 // sendRaw sends events to url exactly as the callback target does — one
-// POST per event, built by sdk/callback's Encoder with the same sealer
-// (encryption, signature), over a keep-alive client like the connector's —
-// with no engine around it: concurrency requests in flight, and the events
-// of one object one after the other, in their order, as the engine's lanes
-// have them.
-func sendRaw(ctx context.Context, url string, s secrets, concurrency int, events []*callback.Event) (rawResult, error) {
+// POST per event, or with batch above 1 batches of up to that many events
+// of different objects (a lone event as a single request), built by
+// sdk/callback's Encoder with the same sealer (encryption, signature),
+// over a keep-alive client like the connector's — with no engine around
+// it: concurrency requests in flight, and the events of one object one
+// after the other, in their order, as the engine's lanes have them.
+func sendRaw(ctx context.Context, url string, s secrets, concurrency, batch int, events []*callback.Event) (rawResult, error) {
 	var sealer callback.Sealer
 	if s.encryptionKey != "" || s.signatureKey != "" {
 		cfg := callback.SealConfig{}
@@ -78,26 +80,69 @@ func sendRaw(ctx context.Context, url string, s secrets, concurrency int, events
 
 	var (
 		failed   atomic.Int64
+		requests atomic.Int64
 		errOnce  sync.Once
 		firstErr string
 		wg       sync.WaitGroup
 	)
-	send := func(ev *callback.Event) error {
-		ev.Timestamp = time.Now().UTC().Truncate(time.Millisecond)
-		req, err := enc.NewRequest(ctx, ev)
-		if err != nil {
-			return err
+	fail := func(n int, err error) {
+		failed.Add(int64(n))
+		errOnce.Do(func() { firstErr = err.Error() })
+	}
+	// send delivers the first events of heads in one request and returns
+	// how many it carried.
+	send := func(heads []*callback.Event) int {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for _, ev := range heads {
+			ev.Timestamp = now
 		}
+		var (
+			req *http.Request
+			n   = 1
+			err error
+		)
+		if len(heads) == 1 {
+			req, err = enc.NewRequest(ctx, heads[0])
+		} else {
+			req, n, err = enc.NewBatchRequest(ctx, heads)
+		}
+		if err != nil {
+			fail(len(heads), err)
+			return len(heads)
+		}
+		requests.Add(1)
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			fail(n, err)
+			return n
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("event %s: HTTP %d", ev.ID, resp.StatusCode)
+			fail(n, fmt.Errorf("event %s: HTTP %d", heads[0].ID, resp.StatusCode))
+			return n
 		}
-		return nil
+		if req.Header.Get(callback.HeaderEvent) != callback.EventBatch {
+			return n
+		}
+		ids := make([]string, n)
+		for i, ev := range heads[:n] {
+			ids[i] = ev.ID
+		}
+		results, err := callback.UnmarshalBatchResponse(body, ids)
+		if err != nil {
+			fail(n, err)
+			return n
+		}
+		for i, r := range results {
+			switch {
+			case r == nil:
+				fail(1, fmt.Errorf("event %s: no result in the batch answer", ids[i]))
+			case r.StatusCode()/100 != 2:
+				fail(1, fmt.Errorf("event %s: HTTP %d in the batch answer: %s", ids[i], r.StatusCode(), r.Message))
+			}
+		}
+		return n
 	}
 	cpu0 := selfCPU()
 	start := time.Now()
@@ -105,18 +150,42 @@ func sendRaw(ctx context.Context, url string, s secrets, concurrency int, events
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for lane := range work {
-				for _, ev := range lane {
-					if err := send(ev); err != nil {
-						failed.Add(1)
-						errOnce.Do(func() { firstErr = err.Error() })
+			// The lanes this sender works on: each request carries the next
+			// event of up to batch of them, so an object's events keep their
+			// order and never share a request.
+			var active [][]*callback.Event
+			for {
+				for len(active) < max(1, batch) {
+					l, ok := <-work
+					if !ok {
+						break
+					}
+					active = append(active, l)
+				}
+				if len(active) == 0 {
+					return
+				}
+				heads := make([]*callback.Event, len(active))
+				for i, l := range active {
+					heads[i] = l[0]
+				}
+				n := send(heads)
+				kept := active[:0]
+				for i, l := range active {
+					if i < n {
+						l = l[1:]
+					}
+					if len(l) > 0 {
+						kept = append(kept, l)
 					}
 				}
+				active = kept
 			}
 		}()
 	}
 	wg.Wait()
-	r := rawResult{requests: len(events), wall: time.Since(start), failed: int(failed.Load()), cpu: selfCPU() - cpu0, firstErr: firstErr}
+	r := rawResult{requests: int(requests.Load()), events: len(events), wall: time.Since(start), failed: int(failed.Load()),
+		cpu: selfCPU() - cpu0, firstErr: firstErr}
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +25,8 @@ import (
 // The receiver is the application: `midstream-bench receiver` runs it in
 // its own process, built on sdk/receiver as a real application would be
 // (bearer token, timestamp, nonce, signature and decryption checked on
-// every request), holding what it is sent in memory. Beside the callback
+// every request; batch requests read as sdk/receiver reads them), holding
+// what it is sent in memory. Beside the callback
 // endpoint it serves the bench's own endpoints under /bench/: its state,
 // the time each request was acknowledged, the events of the full sync (for
 // the raw sender to replay) and a reset.
@@ -32,15 +34,23 @@ import (
 // callbackPath is where the receiver takes callbacks.
 const callbackPath = "/callback"
 
-// ack is one answered callback request.
+// ack is one answered event: a single request's, or one of a batch's.
 type ack struct {
-	// Key is the request's Idempotency-Key, "evt-<event id>".
+	// Key is the event id, "evt-<event id>": a single request's
+	// Idempotency-Key, or the eventId of a batch answer's result.
 	Key string `json:"key"`
-	// Hub is the object's hub id.
-	Hub string `json:"hub"`
 	// AtUs is when the answer was written, in microseconds since the epoch.
-	AtUs   int64 `json:"at_us"`
-	Status int   `json:"status"`
+	AtUs int64 `json:"at_us"`
+	// Status is the event's HTTP status: the request's, or its result's in
+	// a batch.
+	Status int `json:"status"`
+}
+
+// ackLog is what /bench/acks serves: the requests answered, and the
+// events they answered, in order.
+type ackLog struct {
+	Requests int   `json:"requests"`
+	Acks     []ack `json:"acks"`
 }
 
 // heldObject is what the application holds for one object.
@@ -136,17 +146,21 @@ func (o *heldObject) merge(obj *callback.Object) {
 	}
 }
 
-// recorder wraps the sdk/receiver handler to note when each request was
+// recorder wraps the sdk/receiver handler to note when each event was
 // answered.
 type recorder struct {
-	h    http.Handler
-	mu   sync.Mutex
-	acks []ack
+	h        http.Handler
+	mu       sync.Mutex
+	requests int
+	acks     []ack
 }
 
+// statusWriter notes the status of an answer and, when body is set, keeps
+// a copy of it.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	body   *bytes.Buffer
 }
 
 func (w *statusWriter) WriteHeader(s int) {
@@ -154,13 +168,36 @@ func (w *statusWriter) WriteHeader(s int) {
 	w.ResponseWriter.WriteHeader(s)
 }
 
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.body != nil {
+		w.body.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	batch := callback.IsBatch(r.Header)
+	if batch {
+		// A batch's events are answered in its body.
+		sw.body = &bytes.Buffer{}
+	}
 	rc.h.ServeHTTP(sw, r)
 	at := time.Now().UnixMicro()
-	a := ack{Key: r.Header.Get(callback.HeaderIdempotencyKey), Hub: r.Header.Get(callback.HeaderHubID), AtUs: at, Status: sw.status}
+	var acks []ack
+	if !batch {
+		acks = []ack{{Key: r.Header.Get(callback.HeaderIdempotencyKey), AtUs: at, Status: sw.status}}
+	} else if sw.status == http.StatusOK {
+		var resp callback.BatchResponse
+		if err := json.Unmarshal(sw.body.Bytes(), &resp); err == nil {
+			for _, res := range resp.Results {
+				acks = append(acks, ack{Key: res.EventID, AtUs: at, Status: res.StatusCode()})
+			}
+		}
+	}
 	rc.mu.Lock()
-	rc.acks = append(rc.acks, a)
+	rc.requests++
+	rc.acks = append(rc.acks, acks...)
 	rc.mu.Unlock()
 }
 
@@ -230,9 +267,9 @@ func serveReceiver(ctx context.Context, addr string, o receiverOptions, out io.W
 	mux.HandleFunc("GET /bench/acks", func(w http.ResponseWriter, _ *http.Request) {
 		_, rc := current()
 		rc.mu.Lock()
-		list := slices.Clone(rc.acks)
+		log := ackLog{Requests: rc.requests, Acks: slices.Clone(rc.acks)}
 		rc.mu.Unlock()
-		writeJSON(w, list)
+		writeJSON(w, log)
 	})
 	mux.HandleFunc("GET /bench/events", func(w http.ResponseWriter, _ *http.Request) {
 		ap, _ := current()

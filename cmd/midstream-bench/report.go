@@ -46,7 +46,9 @@ func median(l []float64) float64 {
 }
 
 // figures flattens a repetition into named figures; a dot in a name
-// nests it in the JSON output.
+// nests it in the JSON output. Requests are HTTP requests; with batches,
+// events (one per object and change) are what compares with the raw
+// sender.
 func figures(r *repResult) map[string]float64 {
 	f := map[string]float64{}
 	if r.full.wall == 0 {
@@ -58,6 +60,8 @@ func figures(r *repResult) map[string]float64 {
 	f["full_sync_objects_per_sec"] = float64(r.objects) / wall
 	f["requests"] = float64(r.requests)
 	f["full_sync_requests_per_sec"] = float64(r.requests) / wall
+	f["events"] = float64(r.events)
+	f["full_sync_events_per_sec"] = float64(r.events) / wall
 	f["peak_rss_mb"] = mb(r.peakRSS)
 	f["full_sync_peak_rss_mb"] = mb(r.full.peakRSS)
 
@@ -80,12 +84,21 @@ func figures(r *repResult) map[string]float64 {
 		f[fs+"hub_cpu_us_per_request"] = r.full.cpuTotal / float64(r.requests) * 1e6
 		f[fs+"receiver_cpu_us_per_request"] = r.recvCPUFull / float64(r.requests) * 1e6
 	}
+	if r.events > 0 {
+		f[fs+"hub_cpu_us_per_event"] = r.full.cpuTotal / float64(r.events) * 1e6
+		f[fs+"receiver_cpu_us_per_event"] = r.recvCPUFull / float64(r.events) * 1e6
+	}
 
 	if r.raw.wall > 0 {
 		rw := r.raw.wall.Seconds()
 		f["raw_requests"] = float64(r.raw.requests)
-		f["raw_delivery_per_sec"] = float64(r.raw.requests) / rw
-		f["ratio_to_raw"] = f["full_sync_requests_per_sec"] / f["raw_delivery_per_sec"]
+		f["raw_events"] = float64(r.raw.events)
+		// Events per second, which requests per second are without
+		// batches: the engine and the raw sender may fill their batches
+		// differently, but deliver the same events.
+		f["raw_delivery_per_sec"] = float64(r.raw.events) / rw
+		f["raw_requests_per_sec"] = float64(r.raw.requests) / rw
+		f["ratio_to_raw"] = f["full_sync_events_per_sec"] / f["raw_delivery_per_sec"]
 		rs := "stages.raw."
 		f[rs+"wall_s"] = rw
 		f[rs+"cpu_s.sender"] = r.raw.cpu
@@ -94,6 +107,10 @@ func figures(r *repResult) map[string]float64 {
 		if r.raw.requests > 0 {
 			f[rs+"sender_cpu_us_per_request"] = r.raw.cpu / float64(r.raw.requests) * 1e6
 			f[rs+"receiver_cpu_us_per_request"] = r.recvCPURaw / float64(r.raw.requests) * 1e6
+		}
+		if r.raw.events > 0 {
+			f[rs+"sender_cpu_us_per_event"] = r.raw.cpu / float64(r.raw.events) * 1e6
+			f[rs+"receiver_cpu_us_per_event"] = r.recvCPURaw / float64(r.raw.events) * 1e6
 		}
 	}
 
@@ -171,7 +188,7 @@ func summarize(o options, b *bench, reps []*repResult) *summary {
 		s.max[k] = slices.Max(l)
 	}
 	// ratio_to_raw is defined on the medians.
-	if fr, rr := s.med["full_sync_requests_per_sec"], s.med["raw_delivery_per_sec"]; rr > 0 {
+	if fr, rr := s.med["full_sync_events_per_sec"], s.med["raw_delivery_per_sec"]; rr > 0 {
 		s.med["ratio_to_raw"] = fr / rr
 	}
 	return s
@@ -189,7 +206,10 @@ var tableRows = []row{
 	{"  objects / s", "full_sync_objects_per_sec", "", 0},
 	{"  requests", "requests", "", 0},
 	{"  requests / s", "full_sync_requests_per_sec", "", 0},
-	{"raw delivery, requests / s", "raw_delivery_per_sec", "", 0},
+	{"  events (answered)", "events", "", 0},
+	{"  events / s", "full_sync_events_per_sec", "", 0},
+	{"raw delivery, events / s", "raw_delivery_per_sec", "", 0},
+	{"  raw requests / s", "raw_requests_per_sec", "", 0},
 	{"ratio to raw", "ratio_to_raw", "", 2},
 	{"incremental latency p50", "incremental_p50_ms", "ms", 1},
 	{"incremental latency p99", "incremental_p99_ms", "ms", 1},
@@ -210,16 +230,20 @@ var tableRows = []row{
 	{"  CPU utilization of the machine", "stages.full_sync.cpu_utilization", "", 2},
 	{"  hub CPU per request", "stages.full_sync.hub_cpu_us_per_request", "µs", 0},
 	{"  receiver CPU per request", "stages.full_sync.receiver_cpu_us_per_request", "µs", 0},
+	{"  hub CPU per event", "stages.full_sync.hub_cpu_us_per_event", "µs", 0},
+	{"  receiver CPU per event", "stages.full_sync.receiver_cpu_us_per_event", "µs", 0},
 	{"stages of the raw delivery", "", "", 0},
 	{"  CPU sender", "stages.raw.cpu_s.sender", "s", 2},
 	{"  CPU receiver", "stages.raw.cpu_s.receiver", "s", 2},
 	{"  sender CPU per request", "stages.raw.sender_cpu_us_per_request", "µs", 0},
 	{"  receiver CPU per request", "stages.raw.receiver_cpu_us_per_request", "µs", 0},
+	{"  sender CPU per event", "stages.raw.sender_cpu_us_per_event", "µs", 0},
+	{"  receiver CPU per event", "stages.raw.receiver_cpu_us_per_event", "µs", 0},
 }
 
 func printTable(w io.Writer, s *summary, reps []*repResult) {
-	fmt.Fprintf(w, "midstream-bench: %d users, %d departments, concurrency %d, security %s, %d repetition(s); %d CPUs, %s\n",
-		s.o.users, s.o.orgs, s.conc, securityName(s.secure), s.reps, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(w, "midstream-bench: %d users, %d departments, concurrency %d, batch %d, security %s, %d repetition(s); %d CPUs, %s\n",
+		s.o.users, s.o.orgs, s.conc, s.o.batch, securityName(s.secure), s.reps, runtime.NumCPU(), runtime.Version())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure\tmedian\tmin\tmax\t")
 	for _, r := range tableRows {
@@ -266,6 +290,7 @@ func printJSON(w io.Writer, s *summary) {
 		"orgs":        s.o.orgs,
 		"repeat":      s.reps,
 		"concurrency": s.conc,
+		"batch":       s.o.batch,
 		"security":    securityName(s.secure),
 		"revisions":   s.o.revisions,
 		"changes_per_revision": func() int {
@@ -309,7 +334,7 @@ func printJSON(w io.Writer, s *summary) {
 	if len(s.readDiff) > 0 {
 		out["read_diff_ms"] = s.readDiff
 	}
-	for _, k := range []string{"objects", "requests", "incremental_changes", "incremental_delivered", "incremental_coalesced", "incremental_skipped", "incremental_lost", "incremental_requests", "raw_requests"} {
+	for _, k := range []string{"objects", "requests", "events", "incremental_changes", "incremental_delivered", "incremental_coalesced", "incremental_skipped", "incremental_lost", "incremental_requests", "raw_requests", "raw_events"} {
 		if v, ok := s.med[k]; ok {
 			out[k] = int64(math.Round(v))
 		}

@@ -34,6 +34,8 @@ const (
 	oaDisableField     = "oneaccess_disable"
 	idaasAppField      = "idaas_application_id"
 	idaasInstanceField = "idaas_instance_id"
+	batchSizeField     = "batch_size"
+	batchWaitField     = "batch_wait"
 )
 
 // The formats: Midstream's wire format, or a compatibility profile.
@@ -61,6 +63,13 @@ const SigningKeyField = signingKeyField
 const (
 	defaultTimeout = 10 * time.Second
 	maxTimeout     = 5 * time.Minute
+
+	// maxBatchSize is the most events one batch request carries, the
+	// wire format's limit.
+	maxBatchSize     = wire.MaxBatchEvents
+	defaultBatchWait = 5 * time.Millisecond
+	// maxBatchWait bounds the latency batching may add to an event.
+	maxBatchWait = time.Second
 )
 
 func schema() sdk.Schema {
@@ -70,7 +79,7 @@ func schema() sdk.Schema {
 			Type:     sdk.FieldString,
 			Required: true,
 			Description: "The application's callback endpoint, an absolute http:// or https:// URL. " +
-				"Every event is POSTed to it as one JSON request; redirects are not followed. " +
+				"Every event is POSTed to it as one JSON request (or with others, in a batch request: see batch_size); redirects are not followed. " +
 				"Use https: the bearer token and every attribute travel in the request, so `validate` warns about http:// on any host but localhost.",
 			Example: "https://app.example.com/midstream/callback",
 		},
@@ -179,6 +188,23 @@ func schema() sdk.Schema {
 				"A request that takes longer fails as retryable and is retried with backoff; the application may then receive the event again, with the same event id.",
 		},
 		{
+			Name:    batchSizeField,
+			Type:    sdk.FieldInt,
+			Default: int64(1),
+			Description: fmt.Sprintf("How many events one request may carry, from 1 (the default: one request per event) to %d. "+
+				"Above 1, events of different objects waiting at the same time are sent together as one batch request (X-Midstream-Event: batch), sealed and signed once, which the application answers with one result per event: "+
+				"fewer requests, and less encryption and signing per event. The application must accept batches (sdk/receiver does; see \"Batches\"); `midstream test-connection` checks that it does. "+
+				"The host then keeps up to concurrency × batch_size events in flight at the target, and at most concurrency requests are sent at once. "+
+				"A batch's JSON is also kept under 512 KiB. Only with format = \"midstream\".", maxBatchSize),
+			Example: "100",
+		},
+		{
+			Name: batchWaitField,
+			Type: sdk.FieldDuration,
+			Description: "With batch_size above 1: how long the first event waiting for a batch waits for others before the batch is sent anyway (default \"5ms\", at most 1s; \"0s\" sends at once what is waiting). " +
+				"A full batch is sent at once, and while concurrency requests are in flight the next events gather, so under load batches fill without waiting. The wait matters when events trickle in: it is latency added to a lone event.",
+		},
+		{
 			Name: caFileField,
 			Type: sdk.FieldString,
 			Description: "A PEM file of CA certificates trusted for the application's TLS certificate, in addition to the system's, for an application behind a private CA. " +
@@ -207,6 +233,9 @@ type config struct {
 	oaDisableByDel bool
 	idaasApp       string
 	idaasInstance  string
+
+	batchSize int           // 1: one request per event
+	batchWait time.Duration // with batchSize > 1
 }
 
 func parseConfig(req sdk.ConfigureRequest) (config, sdk.Diagnostics) {
@@ -251,7 +280,39 @@ func parseConfig(req sdk.ConfigureRequest) (config, sdk.Diagnostics) {
 	}
 	parseSecurity(&diags, c, &cfg)
 	parseFormat(&diags, c, &cfg)
+	parseBatch(&diags, c, &cfg)
 	return cfg, diags
+}
+
+// parseBatch reads batch_size and batch_wait.
+func parseBatch(diags *sdk.Diagnostics, c sdk.Config, cfg *config) {
+	cfg.batchSize, cfg.batchWait = 1, defaultBatchWait
+	if c.Has(batchSizeField) {
+		n := c.Int(batchSizeField)
+		if n < 1 || n > maxBatchSize {
+			diags.AddError(sdk.Path{batchSizeField}, "Invalid batch size",
+				fmt.Sprintf("batch_size is how many events one request may carry: between 1 and %d, not %d. The default, 1, sends one request per event.", maxBatchSize, n))
+			return
+		}
+		cfg.batchSize = int(n)
+	}
+	if c.Has(batchWaitField) {
+		d := c.Duration(batchWaitField)
+		switch {
+		case d < 0 || d > maxBatchWait:
+			diags.AddError(sdk.Path{batchWaitField}, "Invalid batch wait",
+				fmt.Sprintf("batch_wait is how long an event may wait for others to share its request: from 0s to %s, not %s. The default is %s.", maxBatchWait, d, defaultBatchWait))
+		case cfg.batchSize == 1:
+			diags.AddWarning(sdk.Path{batchWaitField}, "Setting not used",
+				"batch_wait applies when batch_size is above 1; with batch_size = 1 every event is sent at once, alone. Remove batch_wait, or set batch_size.")
+		default:
+			cfg.batchWait = d
+		}
+	}
+	if cfg.batchSize > 1 && cfg.format != formatMidstream {
+		diags.AddError(sdk.Path{batchSizeField}, "Batches need the midstream format",
+			fmt.Sprintf("format = %q sends one event per request, as those applications expect; batch requests are part of Midstream's own wire format. Remove batch_size, or use format = \"midstream\".", cfg.format))
+	}
 }
 
 // parseFormat reads the format and its profile's settings, and checks the

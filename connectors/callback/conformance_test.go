@@ -19,8 +19,17 @@ func TestMain(m *testing.M) {
 	plugin.TestMain(m, plugin.Constructors{"callback": func() sdk.Connector { return callback.New() }})
 }
 
-func TestConformance(t *testing.T) {
-	conformance.Suite{
+func TestConformance(t *testing.T) { suite("").Run(t) }
+
+// TestConformanceBatched runs the kit with batches: concurrent applies
+// (the crash test's) share requests, lone ones wait batch_wait and go
+// alone.
+func TestConformanceBatched(t *testing.T) {
+	suite("batch_size = 10\nbatch_wait = \"2ms\"\n").Run(t)
+}
+
+func suite(extra string) conformance.Suite {
+	return conformance.Suite{
 		New:     func() sdk.Connector { return callback.New() },
 		Example: callback.Example,
 		Fixture: func(t *testing.T) *conformance.Fixture {
@@ -34,12 +43,12 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(srv.Close)
 			return &conformance.Fixture{
 				Config: `url = "` + srv.URL + `/midstream/callback"` + "\n" + `token = env("APP_TOKEN")` + "\n" +
-					`encryption_key = env("APP_ENCRYPTION_KEY")` + "\n" + `signature_key = env("APP_SIGNATURE_KEY")` + "\n",
+					`encryption_key = env("APP_ENCRYPTION_KEY")` + "\n" + `signature_key = env("APP_SIGNATURE_KEY")` + "\n" + extra,
 				Env:  map[string]string{"APP_TOKEN": token, "APP_ENCRYPTION_KEY": encKey, "APP_SIGNATURE_KEY": sigKey},
 				Peer: memoryPeer{app},
 			}
 		},
-	}.Run(t)
+	}
 }
 
 // memoryPeer shows a MemoryApp to the conformance kit.

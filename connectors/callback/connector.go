@@ -1,7 +1,8 @@
 // Package callback is the callback target: it delivers every sync event
 // to an application as one HTTPS POST of a JSON event (wire format version
-// 1, package sdk/callback), encrypted with AES-GCM and signed with HMAC or
-// a JWS when configured, and links the id the application answers.
+// 1, package sdk/callback), or, with batch_size, many concurrent events in
+// one request, encrypted with AES-GCM and signed with HMAC or a JWS when
+// configured, and links the id the application answers.
 //
 // See README.md for the configuration, the wire format and the error
 // classification.
@@ -44,6 +45,9 @@ const (
 	bodyExcerptBytes = 512
 	// maxAnswerBytes is how much of an answer is read.
 	maxAnswerBytes = 1 << 20
+	// maxBatchAnswerBytes is how much of the answer to a batch is read:
+	// a result per event, each with its message.
+	maxBatchAnswerBytes = 16 << 20
 	// maxRetryAfter caps the wait an application may ask for.
 	maxRetryAfter = 24 * time.Hour
 )
@@ -57,6 +61,7 @@ type Connector struct {
 	now    func() time.Time
 	nonce  func() string // nil: wire.NewNonce
 	rand   io.Reader     // nil: crypto/rand (the IVs)
+	batch  *batcher      // nil: one request per event
 }
 
 var (
@@ -102,6 +107,14 @@ func (c *Connector) Configure(_ context.Context, req sdk.ConfigureRequest, resp 
 	}
 	c.cfg = cfg
 	c.enc = wire.Encoder{URL: cfg.url, Token: cfg.token, Sealer: sealer, Nonce: c.nonce}
+	if c.batch != nil {
+		c.batch.close()
+		c.batch = nil
+	}
+	if cfg.batchSize > 1 {
+		c.batch = newBatcher(c, cfg.batchSize, cfg.batchWait)
+	}
+	resp.MaxBatch = cfg.batchSize
 	c.client = &http.Client{
 		Transport: tr,
 		Timeout:   cfg.timeout,
@@ -111,16 +124,21 @@ func (c *Connector) Configure(_ context.Context, req sdk.ConfigureRequest, resp 
 	}
 }
 
-// Close releases idle connections.
+// Close ends batch requests in flight, answers events waiting for a batch,
+// and releases idle connections.
 func (c *Connector) Close() error {
+	if c.batch != nil {
+		c.batch.close()
+	}
 	if c.client != nil {
 		c.client.CloseIdleConnections()
 	}
 	return nil
 }
 
-// Apply sends op to the application as one event and classifies the
-// answer (see README.md, "Errors").
+// Apply sends op to the application as one event, alone or in a batch
+// with other concurrent ones (batch_size), and classifies the answer (see
+// README.md, "Errors").
 func (c *Connector) Apply(ctx context.Context, op sdk.Operation) (sdk.Result, error) {
 	if c.client == nil {
 		return sdk.Result{}, &sdk.Error{Category: sdk.CategoryPermanent, Message: "callback target used before Configure"}
@@ -134,6 +152,9 @@ func (c *Connector) Apply(ctx context.Context, op sdk.Operation) (sdk.Result, er
 		return c.applyOneAccess(ctx, op, ev)
 	case formatIDaaS:
 		return c.applyIDaaS(ctx, op, ev)
+	}
+	if c.batch != nil {
+		return c.batch.apply(ctx, op, ev)
 	}
 	a, err := c.send(ctx, ev)
 	if err != nil {
@@ -192,14 +213,17 @@ func (c *Connector) send(ctx context.Context, ev *wire.Event) (*answer, error) {
 }
 
 // do sends req and reads the answer.
-func (c *Connector) do(req *http.Request) (*answer, error) {
+func (c *Connector) do(req *http.Request) (*answer, error) { return c.doLimit(req, maxAnswerBytes) }
+
+// doLimit sends req and reads up to limit bytes of the answer.
+func (c *Connector) doLimit(req *http.Request, limit int64) (*answer, error) {
 	start := time.Now()
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, fmt.Errorf("read the answer to %s: %w", c.cfg.url, err)
 	}
@@ -382,6 +406,9 @@ func (c *Connector) TestConnection(ctx context.Context, _ sdk.TestConnectionRequ
 	switch s := a.status; {
 	case s >= 200 && s < 300:
 		resp.Detail = fmt.Sprintf("HTTP %d from %s in %s%s", a.status, c.cfg.url, a.elapsed.Round(time.Millisecond), c.securityDetail())
+		if c.batch != nil {
+			c.testBatch(ctx, resp)
+		}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		resp.Diagnostics.AddError(sdk.Path{tokenField}, "Token rejected",
 			fmt.Sprintf("The application refused the test event: %s. Set token to the token the application expects.", got))
@@ -398,6 +425,37 @@ func (c *Connector) TestConnection(ctx context.Context, _ sdk.TestConnectionRequ
 		resp.Diagnostics.AddError(sdk.Path{urlField}, "Test event refused",
 			fmt.Sprintf("%s. The application must answer the test event (eventType \"test\") with 2xx.", got))
 	}
+}
+
+// testBatch sends the test event again, as a batch of one, to check that
+// the application reads batch requests: one that does not would fail every
+// event sent in a batch.
+func (c *Connector) testBatch(ctx context.Context, resp *sdk.TestConnectionResponse) {
+	ev := wire.NewTestEvent(testEventID(), c.now())
+	req, _, err := c.enc.NewBatchRequest(ctx, []*wire.Event{ev})
+	if err != nil {
+		resp.Diagnostics.AddError(sdk.Path{batchSizeField}, "Cannot build a batch request", err.Error()+".")
+		return
+	}
+	a, err := c.do(req)
+	if err != nil {
+		diagnoseTransport(&resp.Diagnostics, c.cfg, err)
+		return
+	}
+	got := fmt.Sprintf("HTTP %d from %s", a.status, c.cfg.url)
+	if ex := bodyExcerpt(a.body); ex != "" {
+		got += ": " + ex
+	}
+	if a.status >= 200 && a.status < 300 {
+		rs, err := wire.UnmarshalBatchResponse(a.body, []string{ev.ID})
+		if err == nil && rs[0] != nil && rs[0].StatusCode() >= 200 && rs[0].StatusCode() < 300 {
+			resp.Detail += fmt.Sprintf("; batches of up to %d events accepted", c.cfg.batchSize)
+			return
+		}
+	}
+	resp.Diagnostics.AddError(sdk.Path{batchSizeField}, "Application does not accept batches",
+		fmt.Sprintf("The test event, sent again as a batch request (X-Midstream-Event: batch), was answered %s. "+
+			"With batch_size = %d every event would fail so: the application must read batch requests and answer {\"results\": [...]} (sdk/receiver does; see the README's \"Batches\"), or set batch_size = 1.", got, c.cfg.batchSize))
 }
 
 // securityDetail says how the test event was protected.

@@ -51,6 +51,13 @@ signature_key = env("APP_SIGNATURE_KEY")
 # idaas_application_id = "app_mxxxxxxxxxxxxxxx"
 # idaas_instance_id = "midstream"
 
+## How many events one request may carry (1 to 1000): above 1, events
+## waiting at the same time go together in one batch request, which the
+## application must accept (sdk/receiver does). batch_wait is how long the
+## first waits for others.
+# batch_size = 1
+# batch_wait = "5ms"
+
 ## How long one request may take, connecting and reading the answer
 ## included (at most 5m). A request that times out is retried.
 # timeout = "10s"

@@ -18,3 +18,13 @@ func SetNonce(c *Connector, nonce func() string, rand io.Reader) { c.nonce, c.ra
 func OneAccessSignature(c *Connector, nonce string, timestamp int64, eventType, data string) string {
 	return c.oaSign(&oaEnvelope{Nonce: nonce, Timestamp: timestamp, EventType: eventType, Data: data})
 }
+
+// Waiting returns how many events wait for a batch request.
+func Waiting(c *Connector) int {
+	if c.batch == nil {
+		return 0
+	}
+	c.batch.mu.Lock()
+	defer c.batch.mu.Unlock()
+	return len(c.batch.queue)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,9 +41,10 @@ func TestREADME(t *testing.T) {
 		"events":   renderEvents(t),
 		"exchange": renderExchange(t),
 		"sealed":   renderSealed(t),
+		"batch":    renderBatch(t),
 	}
 	got := string(readme)
-	for _, name := range []string{"example", "fields", "events", "exchange", "sealed"} {
+	for _, name := range []string{"example", "fields", "events", "exchange", "sealed", "batch"} {
 		got = replaceSection(t, got, name, sections[name])
 	}
 	if got == string(readme) {
@@ -112,6 +114,7 @@ var effectiveDefaults = map[string]string{
 	"oneaccess_timestamp_unit": "`\"ms\"`",
 	"oneaccess_disable":        "`\"update\"`",
 	"idaas_instance_id":        "`\"midstream\"`",
+	"batch_wait":               "`\"5ms\"`",
 }
 
 var exampleTime = time.Date(2026, 11, 3, 9, 12, 44, 512_000_000, time.UTC)
@@ -402,4 +405,105 @@ func renderSealed(t *testing.T) string {
 	}
 	fmt.Fprintf(&b, "\n%s\n```\n", body)
 	return b.String()
+}
+
+// renderBatch renders a batch exchange: three creates sent together by
+// the connector to an sdk/receiver application that refuses one of them,
+// and what the host records for each.
+func renderBatch(t *testing.T) string {
+	t.Helper()
+	const tok = "7Kq2xV9mRt4Lw8Zp"
+	app := &failing{MemoryApp: receiver.NewMemoryApp(), fail: map[string]error{
+		"u_c9f0f895": receiver.Reject("E_USERNAME", "user name %q is already taken", "wangfang"),
+	}}
+	h, err := receiver.New(receiver.Options{Token: tok, App: app, Now: func() time.Time { return exampleTime }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu  sync.Mutex
+		out strings.Builder
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rw := httptest.NewRecorder()
+		h.ServeHTTP(rw, r)
+		var req, answer bytes.Buffer
+		_ = json.Indent(&req, body, "", "  ")
+		_ = json.Indent(&answer, rw.Body.Bytes(), "", "  ")
+		mu.Lock()
+		fmt.Fprintf(&out, "```http\n%s %s HTTP/1.1\n", r.Method, r.URL.RequestURI())
+		for _, k := range shownRequestHeaders {
+			if v := r.Header.Get(k); v != "" {
+				fmt.Fprintf(&out, "%s: %s\n", k, v)
+			}
+		}
+		fmt.Fprintf(&out, "\n%s\n```\n\n```http\nHTTP/1.1 %d %s\nContent-Type: %s\n\n%s```\n\n",
+			req.String(), rw.Code, http.StatusText(rw.Code), rw.Header().Get("Content-Type"), answer.String())
+		mu.Unlock()
+		for k, v := range rw.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rw.Code)
+		_, _ = w.Write(rw.Body.Bytes())
+	}))
+	defer srv.Close()
+	c := callback.New()
+	callback.SetClock(c, func() time.Time { return exampleTime })
+	callback.SetNonce(c, countingNonces(), nil)
+	configureConnector(t, c, map[string]any{"url": srv.URL + "/midstream/callback", "token": tok, "encryption": "none", "batch_size": 3, "batch_wait": "1s"})
+
+	rd := &sdk.Ref{HubID: "o_45c48cce", TargetID: "org-1"}
+	ops := []sdk.Operation{
+		{ID: "01JC7QD1A2B3C4D5E6F7G8H9J0", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u_8f14e45f", DisplayName: "李雷",
+			Attributes: sdk.Attributes{"userName": sdk.String("lilei")}, Parent: rd},
+		{ID: "01JC7QD2K3M4N5P6Q7R8S9T0V1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u_c9f0f895", DisplayName: "王芳",
+			Attributes: sdk.Attributes{"userName": sdk.String("wangfang")}, Parent: rd},
+		{ID: "01JC7QD3W4X5Y6Z7A8B9C0D1E2", Op: sdk.OpUpdate, Kind: sdk.KindOrg, HubID: "o_45c48cce", TargetID: "org-1", DisplayName: "研发与平台中心",
+			Attributes: sdk.Attributes{"name": sdk.String("研发与平台中心")}},
+	}
+	// Held by the application already, so that the update finds it.
+	if _, err := app.Handle(context.Background(), &wire.Event{Version: "1", ID: "seed", Type: wire.EventOrgCreate, Timestamp: exampleTime,
+		Object: &wire.Object{Kind: sdk.KindOrg, HubID: "o_45c48cce"}}); err != nil {
+		t.Fatal(err)
+	}
+	type ret struct {
+		res sdk.Result
+		err error
+	}
+	rets := make([]chan ret, len(ops))
+	for i, op := range ops {
+		rets[i] = make(chan ret, 1)
+		go func() { r, err := sdk.Apply(context.Background(), c, op); rets[i] <- ret{r, err} }()
+		if i < len(ops)-1 {
+			// One at a time, so that the batch holds them in this order.
+			for deadline := time.Now().Add(5 * time.Second); callback.Waiting(c) < i+1; {
+				if time.Now().After(deadline) {
+					t.Fatal("the event was not queued for a batch")
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	var results strings.Builder
+	for i, ch := range rets {
+		r := <-ch
+		var e *sdk.Error
+		if errors.As(r.err, &e) {
+			fmt.Fprintf(&results, "%d. %s %s: Error{Category: %q, HTTPStatus: %d, Code: %q, Message: %q}\n", i+1, ops[i].Op, ops[i].HubID, e.Category, e.HTTPStatus, e.Code, e.Message)
+			continue
+		}
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		fmt.Fprintf(&results, "%d. %s %s: Result{TargetID: %q, Outcome: %q, Status: %d}\n", i+1, ops[i].Op, ops[i].HubID, r.res.TargetID, r.res.Outcome, r.res.Status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Count(out.String(), "X-Midstream-Event: batch") != 1 {
+		t.Fatalf("the three events were not sent in one batch:\n%s", out.String())
+	}
+	s := out.String() + "The results the host records:\n\n```text\n" + results.String() + "```\n"
+	return portRE.ReplaceAllString(s, "app.example.com")
 }

@@ -5,7 +5,8 @@
 // # One request per event
 //
 // Every sync event becomes one HTTP POST of a JSON [Event] to the
-// application's callback URL:
+// application's callback URL (or travels with others in a batch request,
+// when the target is configured so: see Batches below):
 //
 //	POST /midstream/callback HTTP/1.1
 //	Authorization: Bearer <token>
@@ -36,6 +37,48 @@
 // later event), 2xx with any or no body for other events. A 503 or 429 with
 // Retry-After asks for a retry later; other 4xx answers are permanent
 // failures, shown to operators with the start of the body.
+//
+// # Batches
+//
+// A target with batch_size above 1 may carry many events in one request,
+// to save the per-request cost of HTTP, encryption and signing. It is
+// additive to version 1: a target sends batches only when configured to,
+// and a receiver that does not accept them never sees one. A batch request
+// has the headers of a single request but for X-Midstream-Event, which is
+// [EventBatch] ("batch"), and Idempotency-Key and X-Midstream-Hub-Id,
+// which it has not: each event carries its own eventId and hubId, and a
+// retry may group events differently. Its body ([MarshalBatch]) holds 1
+// to [MaxBatchEvents] events, each exactly the JSON of its single request,
+// all with the request's timestamp, at most one per object:
+//
+//	POST /midstream/callback HTTP/1.1
+//	Authorization: Bearer <token>
+//	Content-Type: application/json
+//	X-Midstream-Version: 1
+//	X-Midstream-Event: batch
+//	X-Midstream-Timestamp: 1793697164512
+//	X-Midstream-Nonce: 00112233445566778899aabbccddeeff
+//
+//	{"version":"1","events":[
+//	 {"version":"1","eventId":"01JC7QD1A2B3C4D5E6F7G8H9J0","eventType":"user.create",...},
+//	 {"version":"1","eventId":"01JC7QD2K3M4N5P6Q7R8S9T0V1","eventType":"user.create",...}]}
+//
+// The Sealer seals the whole body once: one envelope, one signature. A
+// receiver verifies and decrypts it once ([Decoder.DecodeBatch]), applies
+// the events in order, each as if alone, and answers 200 with a
+// [BatchResponse], one [BatchResult] per event: the [Response] the event
+// alone would have had, its HTTP status and its event id, by which the
+// sender matches results ([UnmarshalBatchResponse]):
+//
+//	{"results":[
+//	 {"eventId":"01JC7QD1A2B3C4D5E6F7G8H9J0","status":"ok","httpStatus":200,"id":"user-2"},
+//	 {"eventId":"01JC7QD2K3M4N5P6Q7R8S9T0V1","status":"error","httpStatus":422,
+//	  "code":"E_USERNAME","message":"user name \"wangfang\" is already taken"}]}
+//
+// Each result is classified as a single answer with its status would be,
+// so one event's failure is its own. A non-2xx answer to a batch request is
+// every event's answer (a 503 or 429 with Retry-After retries them all);
+// an event without a result is retried.
 //
 // # Versions
 //

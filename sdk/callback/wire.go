@@ -143,6 +143,9 @@ type Encoder struct {
 	// Nonce returns each request's nonce; nil means [NewNonce]. Tests set
 	// it to get reproducible requests.
 	Nonce func() string
+	// MaxBatchBytes caps the plain body of a batch request
+	// ([Encoder.NewBatchRequest]); 0 means [DefaultMaxBatchBytes].
+	MaxBatchBytes int
 }
 
 // NewRequest builds the POST request carrying ev, with the event's
@@ -192,9 +195,39 @@ type Decoder struct {
 // Besides the body's own checks it requires the X-Midstream-Version header
 // to be [Version] (a [*VersionError] otherwise), and the Idempotency-Key,
 // X-Midstream-Event, X-Midstream-Hub-Id and X-Midstream-Timestamp headers,
-// when present, to agree with the body. It does not check the bearer
-// token: see [CheckBearer].
+// when present, to agree with the body. A batch request is [ErrBatch]:
+// see [Decoder.DecodeBatch]. It does not check the bearer token: see
+// [CheckBearer].
 func (d *Decoder) Decode(r *http.Request) (*Event, error) {
+	if IsBatch(r.Header) {
+		return nil, ErrBatch
+	}
+	body, err := d.read(r)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := Unmarshal(body)
+	if err != nil {
+		return nil, err
+	}
+	if k := r.Header.Get(HeaderIdempotencyKey); k != "" && k != ev.ID {
+		return nil, fmt.Errorf("header %s %q does not match eventId %q", HeaderIdempotencyKey, k, ev.ID)
+	}
+	if t := r.Header.Get(HeaderEvent); t != "" && t != string(ev.Type) {
+		return nil, fmt.Errorf("header %s %q does not match eventType %q", HeaderEvent, t, ev.Type)
+	}
+	if id := r.Header.Get(HeaderHubID); id != "" && (ev.Object == nil || id != ev.Object.HubID) {
+		return nil, fmt.Errorf("header %s %q does not match the object's hubId", HeaderHubID, id)
+	}
+	if ts := r.Header.Get(HeaderTimestamp); ts != "" && !ev.Timestamp.IsZero() && ts != FormatTimestamp(ev.Timestamp) {
+		return nil, fmt.Errorf("header %s %q does not match the event's timestamp %s", HeaderTimestamp, ts, ev.Timestamp.Format(time.RFC3339Nano))
+	}
+	return ev, nil
+}
+
+// read checks the version and content type of a request, reads its body
+// within the limit and opens it.
+func (d *Decoder) read(r *http.Request) ([]byte, error) {
 	if v := r.Header.Get(HeaderVersion); v != Version {
 		return nil, &VersionError{Version: v}
 	}
@@ -222,23 +255,7 @@ func (d *Decoder) Decode(r *http.Request) (*Event, error) {
 			return nil, err
 		}
 	}
-	ev, err := Unmarshal(body)
-	if err != nil {
-		return nil, err
-	}
-	if k := r.Header.Get(HeaderIdempotencyKey); k != "" && k != ev.ID {
-		return nil, fmt.Errorf("header %s %q does not match eventId %q", HeaderIdempotencyKey, k, ev.ID)
-	}
-	if t := r.Header.Get(HeaderEvent); t != "" && t != string(ev.Type) {
-		return nil, fmt.Errorf("header %s %q does not match eventType %q", HeaderEvent, t, ev.Type)
-	}
-	if id := r.Header.Get(HeaderHubID); id != "" && (ev.Object == nil || id != ev.Object.HubID) {
-		return nil, fmt.Errorf("header %s %q does not match the object's hubId", HeaderHubID, id)
-	}
-	if ts := r.Header.Get(HeaderTimestamp); ts != "" && !ev.Timestamp.IsZero() && ts != FormatTimestamp(ev.Timestamp) {
-		return nil, fmt.Errorf("header %s %q does not match the event's timestamp %s", HeaderTimestamp, ts, ev.Timestamp.Format(time.RFC3339Nano))
-	}
-	return ev, nil
+	return body, nil
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>"

@@ -83,6 +83,20 @@
 //
 // The test event is answered 200 without calling the application.
 //
+// # Batches
+//
+// A target with batch_size above 1 sends batch requests, many events in
+// one request, verified and decrypted once. The Handler reads them with
+// nothing to do on the application's side: it hands each event to Handle
+// as if it had come alone (the guarantees above included), one after the
+// other in order, and answers 200 with each event's result, the status
+// and message its error would have given alone: one event's failure does
+// not fail the others. A request that fails the checks (see Security) is
+// refused whole, as a single one is. Applications that answer requests
+// themselves read batches with [Verifier.DecodeBatch] and answer them with
+// [ResultOf] and [WriteBatchResponse]; [Verifier.Decode] refuses them
+// with 400.
+//
 // # Errors
 //
 // Handle's error decides the answer: [RetryLater] gives 503 with

@@ -158,6 +158,27 @@ func (v *Verifier) Decode(r *http.Request) (*callback.Event, error) {
 	return ev, nil
 }
 
+// DecodeBatch checks batch request r's bearer token, timestamp, nonce and
+// signature, decrypts its body once and decodes its events. A failure of
+// the whole request is an [*Error], as [Verifier.Decode] returns; an event
+// that cannot be read fails alone, in its entry's Err, an [*Error] too
+// (answer it with [ResultOf]).
+func (v *Verifier) DecodeBatch(r *http.Request) ([]callback.BatchEntry, error) {
+	if !callback.CheckBearer(r.Header, v.token) {
+		return nil, &Error{Status: http.StatusUnauthorized, Code: callback.CodeInvalidToken, Message: "missing or wrong bearer token"}
+	}
+	entries, err := v.dec.DecodeBatch(r)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	for i := range entries {
+		if entries[i].Err != nil {
+			entries[i].Err = decodeError(entries[i].Err)
+		}
+	}
+	return entries, nil
+}
+
 // Handler is the http.Handler that receives callbacks. It is safe for
 // concurrent use.
 type Handler struct {
@@ -180,11 +201,16 @@ func New(opts Options) (*Handler, error) {
 	return &Handler{v: v, app: opts.App}, nil
 }
 
-// ServeHTTP checks, decodes and applies one callback request.
+// ServeHTTP checks, decodes and applies one callback request: one event,
+// or a batch of them.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		WriteError(w, &Error{Status: http.StatusMethodNotAllowed, Message: "callbacks are POST requests"})
+		return
+	}
+	if callback.IsBatch(r.Header) {
+		h.serveBatch(w, r)
 		return
 	}
 	ev, err := h.v.Decode(r)
@@ -192,22 +218,52 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	if ev.Type == callback.EventTest {
-		WriteResponse(w, http.StatusOK, callback.Response{Status: callback.StatusOK, Message: "test event received"})
-		return
-	}
-	unlock, err := h.locks.lock(r.Context(), string(ev.Object.Kind)+"\x00"+ev.Object.HubID)
-	if err != nil {
-		WriteError(w, &Error{Status: http.StatusServiceUnavailable, Message: "request cancelled while waiting for an earlier event of the same object", Err: err})
-		return
-	}
-	defer unlock()
-	resp, err := h.apply(r.Context(), ev)
+	resp, err := h.handle(r.Context(), ev)
 	if err != nil {
 		WriteError(w, err)
 		return
 	}
 	WriteResponse(w, http.StatusOK, resp)
+}
+
+// serveBatch applies the events of a batch one after the other, in order,
+// and answers each event's result: one event's failure is its own.
+func (h *Handler) serveBatch(w http.ResponseWriter, r *http.Request) {
+	entries, err := h.v.DecodeBatch(r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	results := make([]callback.BatchResult, len(entries))
+	for i, e := range entries {
+		if e.Err != nil {
+			results[i] = ResultOf(e.ID, callback.Response{}, e.Err)
+			continue
+		}
+		if err := r.Context().Err(); err != nil {
+			// The hub gave up on the request (its timeout): nobody reads
+			// the answer, and the rest is sent again.
+			results[i] = ResultOf(e.ID, callback.Response{}, err)
+			continue
+		}
+		resp, err := h.handle(r.Context(), e.Event)
+		results[i] = ResultOf(e.ID, resp, err)
+	}
+	WriteBatchResponse(w, results)
+}
+
+// handle applies one decoded event, after any event of the same object
+// that is being applied.
+func (h *Handler) handle(ctx context.Context, ev *callback.Event) (callback.Response, error) {
+	if ev.Type == callback.EventTest {
+		return callback.Response{Status: callback.StatusOK, Message: "test event received"}, nil
+	}
+	unlock, err := h.locks.lock(ctx, string(ev.Object.Kind)+"\x00"+ev.Object.HubID)
+	if err != nil {
+		return callback.Response{}, &Error{Status: http.StatusServiceUnavailable, Message: "request cancelled while waiting for an earlier event of the same object", Err: err}
+	}
+	defer unlock()
+	return h.apply(ctx, ev)
 }
 
 // apply hands ev to the application with the rules of SPEC §4.
@@ -373,8 +429,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="midstream"`)
 	}
-	if e.RetryAfter > 0 {
-		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+	if secs := retryAfterSeconds(e.RetryAfter); secs > 0 {
 		w.Header().Set(callback.HeaderRetryAfter, strconv.FormatInt(secs, 10))
 	}
 	msg := e.Message
@@ -382,6 +437,45 @@ func WriteError(w http.ResponseWriter, err error) {
 		msg = e.Err.Error()
 	}
 	WriteResponse(w, e.Status, callback.Response{Status: callback.StatusError, Code: e.Code, Message: msg})
+}
+
+// ResultOf returns the result of event eventID in the answer to a batch:
+// resp when err is nil, else err as [WriteError] would answer it alone
+// (its status, code, message and Retry-After).
+func ResultOf(eventID string, resp callback.Response, err error) callback.BatchResult {
+	if err == nil {
+		st := resp.Status
+		if st == "" {
+			st = callback.StatusOK
+		}
+		return callback.BatchResult{EventID: eventID, Status: st, HTTPStatus: http.StatusOK, ID: resp.ID, Code: resp.Code, Message: resp.Message}
+	}
+	e := asError(err)
+	msg := e.Message
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	return callback.BatchResult{EventID: eventID, Status: callback.StatusError, HTTPStatus: e.Status, Code: e.Code, Message: msg,
+		RetryAfter: retryAfterSeconds(e.RetryAfter)}
+}
+
+// WriteBatchResponse answers a batch request: 200 with one result per
+// event, in the request's order.
+func WriteBatchResponse(w http.ResponseWriter, results []callback.BatchResult) {
+	b, _ := json.Marshal(callback.BatchResponse{Results: results})
+	w.Header().Set("Content-Type", callback.ContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// retryAfterSeconds rounds d up to whole seconds, as Retry-After carries
+// it; 0 for none.
+func retryAfterSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // WriteResponse answers a callback request with status and resp as JSON.
