@@ -98,11 +98,17 @@ type SourceRun struct {
 	Source string
 	RunID  int64
 	Full   bool
+	// seen holds the hub ids a full run has seen. Kept in memory, not
+	// marked on each row: rewriting every unchanged row (and its index
+	// entry) was most of the cost of re-reading an unchanged snapshot. A
+	// run that does not complete decides no losses, so nothing is lost
+	// with it.
+	seen map[string]struct{}
 }
 
 // BeginSourceRun starts applying a run of source.
 func (s *Store) BeginSourceRun(source string, runID int64, full bool) *SourceRun {
-	return &SourceRun{s: s, Source: source, RunID: runID, Full: full}
+	return &SourceRun{s: s, Source: source, RunID: runID, Full: full, seen: map[string]struct{}{}}
 }
 
 type current struct {
@@ -114,6 +120,7 @@ type current struct {
 // not empty, the source's new cursor.
 func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Counts, error) {
 	var c Counts
+	var pendingSeen []string
 	err := r.s.tx(ctx, func(tx *sql.Tx) error {
 		c = Counts{}
 		now := r.s.nowUnix()
@@ -135,9 +142,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 			return err
 		}
 		defer upd.Close()
-		// Unchanged objects are marked seen in chunks, one statement each:
-		// most rows of a full read are unchanged.
-		var seenIDs []any
+		var seenIDs []string
 		chg, err := tx.Prepare(`INSERT INTO changes (at_us, source, hub_id, kind, op, changed, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
@@ -178,6 +183,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 					return err
 				}
 				known[key] = current{hubID: hubID, state: string(o.State), parent: o.ParentExt, orgs: orgs, attrs: attrs}
+				seenIDs = append(seenIDs, hubID)
 				if err := change(hubID, o.Kind, "create", o.Attributes.Names()); err != nil {
 					return err
 				}
@@ -263,27 +269,27 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 				return err
 			}
 			known[key] = current{hubID: cur.hubID, state: newState, parent: parentExt, orgs: orgs, attrs: attrs}
+			seenIDs = append(seenIDs, cur.hubID)
 			for _, op := range ops {
 				if err := op(); err != nil {
 					return err
 				}
 			}
 		}
-		if r.Full {
-			for len(seenIDs) > 0 {
-				n := min(len(seenIDs), 500)
-				args := append([]any{seenRun}, seenIDs[:n]...)
-				if _, err := tx.Exec(`UPDATE objects SET seen_run = ? WHERE hub_id IN (`+placeholders(n)+`)`, args...); err != nil {
-					return err
-				}
-				seenIDs = seenIDs[n:]
+		if cursor != "" {
+			if err := saveCursor(tx, r.Source, cursor, now); err != nil {
+				return err
 			}
 		}
-		if cursor != "" {
-			return saveCursor(tx, r.Source, cursor, now)
-		}
+		// Seen only once committed: a batch that fails is read again.
+		pendingSeen = seenIDs
 		return nil
 	})
+	if err == nil && r.Full {
+		for _, h := range pendingSeen {
+			r.seen[h] = struct{}{}
+		}
+	}
 	return c, err
 }
 
@@ -326,14 +332,31 @@ func (r *SourceRun) known(tx *sql.Tx, objs []Object) (map[string]current, error)
 // records the run could not take in (their mapping failed) stay as they
 // were and are not absent.
 func (r *SourceRun) MarkSeen(ctx context.Context, kind sdk.Kind, externalIDs []string) error {
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
-		for _, id := range externalIDs {
-			if _, err := tx.Exec(`UPDATE objects SET seen_run = ? WHERE source = ? AND kind = ? AND external_id = ?`, r.RunID, r.Source, string(kind), id); err != nil {
+	for len(externalIDs) > 0 {
+		n := min(len(externalIDs), 500)
+		args := []any{r.Source, string(kind)}
+		for _, id := range externalIDs[:n] {
+			args = append(args, id)
+		}
+		rows, err := r.s.db.QueryContext(ctx, `SELECT hub_id FROM objects WHERE source = ? AND kind = ? AND external_id IN (`+placeholders(n)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h string
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
 				return err
 			}
+			r.seen[h] = struct{}{}
 		}
-		return nil
-	})
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		externalIDs = externalIDs[n:]
+	}
+	return nil
 }
 
 // Loss is an object a full run would disable or delete.
@@ -357,8 +380,8 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 		UNION ALL
 		SELECT hub_id, external_id, display_name, kind, 'deleted', 1
 		  FROM objects
-		 WHERE source = ? AND state != 'deleted' AND seen_run != ?
-		 ORDER BY 4 DESC, 2`, r.RunID, r.Source, r.RunID)
+		 WHERE source = ? AND state != 'deleted'
+		 ORDER BY 4 DESC, 2`, r.RunID, r.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -369,6 +392,9 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 		var kind, state string
 		if err := rows.Scan(&l.HubID, &l.ExternalID, &l.DisplayName, &kind, &state, &l.Absent); err != nil {
 			return nil, err
+		}
+		if _, seen := r.seen[l.HubID]; l.Absent && seen {
+			continue
 		}
 		l.Kind, l.State = sdk.Kind(kind), sdk.State(state)
 		out = append(out, l)

@@ -140,6 +140,11 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(list) == 0 {
+			// Nothing new (a target polls while its sources read): no
+			// write.
+			return nil
+		}
 		now := s.nowUnix()
 		ins, err := tx.Prepare(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id)
 			VALUES (?, ?, ?, ?, ?, 'incremental', ?, ?, ?, ?, ?, ?)`)
