@@ -41,6 +41,9 @@ type repResult struct {
 	fullTimers  syncTimers
 	fullSource  time.Duration // the source run (read, diff, store), from the runs table
 	fullTarget  time.Duration // the target run (mapping, store, delivery)
+	// fullRuns is from the first run's start to the last one's end: the
+	// target run overlaps the source run.
+	fullRuns time.Duration
 	recvCPUFull float64
 
 	inc *incResult
@@ -234,7 +237,8 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 	if err != nil {
 		return res, err
 	}
-	for _, r := range runs {
+	var first, last int64
+	for i, r := range runs {
 		d := time.Duration(r.endedMs-r.startedMs) * time.Millisecond
 		if r.kind == "source" && res.fullSource == 0 {
 			res.fullSource = d
@@ -242,7 +246,12 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 		if r.kind == "target" && res.fullTarget == 0 {
 			res.fullTarget = d
 		}
+		if i == 0 || r.startedMs < first {
+			first = r.startedMs
+		}
+		last = max(last, r.endedMs)
 	}
+	res.fullRuns = time.Duration(last-first) * time.Millisecond
 	diffs, objects, err := b.check(ctx, m, st, recv)
 	if err != nil {
 		return res, err
