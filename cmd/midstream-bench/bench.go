@@ -37,13 +37,13 @@ type repResult struct {
 	requests int // HTTP requests the full sync made
 	events   int // events the application answered in them
 
-	full        syncRun
-	fullTimers  syncTimers
-	fullSource  time.Duration // the source run (read, diff, store), from the runs table
-	fullTarget  time.Duration // the target run (mapping, store, delivery)
+	full       syncRun
+	fullTimers syncTimers
+	fullSource time.Duration // the source run (read, diff, store), from the runs table
+	fullTarget time.Duration // the target run (mapping, store, delivery)
 	// fullRuns is from the first run's start to the last one's end: the
 	// target run overlaps the source run.
-	fullRuns time.Duration
+	fullRuns    time.Duration
 	recvCPUFull float64
 
 	inc *incResult
