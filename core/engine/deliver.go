@@ -263,10 +263,19 @@ func (x *executor) run(ctx context.Context) error {
 				return err
 			}
 			if len(claimed) > 0 {
-				if err := x.dispatch(ctx, claimed, results, busy, &pending); err != nil {
-					return err
+				for _, c := range claimed {
+					busy[c.Event.HubID] = true
 				}
-				inflight += countDispatched(claimed, pending)
+				// Every claimed event yields one result, a call's or a
+				// decision's. Planning (mapping above all) runs beside
+				// this loop, whose store work is the serial part of
+				// delivery; a dry run plans in order.
+				inflight += len(claimed)
+				if x.e.opts.Plan != nil {
+					x.dispatch(ctx, claimed, results)
+				} else {
+					go x.dispatch(ctx, claimed, results)
+				}
 				continue
 			}
 			starved = true
@@ -335,25 +344,10 @@ const (
 	consumeEvery = 10 * time.Millisecond
 )
 
-// countDispatched counts the claimed events not already decided (those
-// are in pending).
-func countDispatched(claimed []*store.Claimed, pending []store.Result) int {
-	decided := map[int64]bool{}
-	for _, r := range pending {
-		decided[r.EventID] = true
-	}
-	n := 0
-	for _, c := range claimed {
-		if !decided[c.Event.ID] {
-			n++
-		}
-	}
-	return n
-}
-
-// dispatch plans each claimed event and starts the calls. Events decided
-// without a call (SKIPPED, a mapping failure) go straight to pending.
-func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, results chan<- store.Result, busy map[string]bool, pending *[]store.Result) error {
+// dispatch plans each claimed event and starts the calls. An event
+// decided without a call (SKIPPED, a mapping failure) sends its result
+// at once.
+func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, results chan<- store.Result) {
 	type call struct {
 		c   *store.Claimed
 		op  sdk.Operation
@@ -363,7 +357,6 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 	var calls []call
 	var creates []string
 	for _, c := range claimed {
-		busy[c.Event.HubID] = true
 		op, res, synced, ok := x.plan(ctx, c)
 		if x.e.opts.Plan != nil {
 			planned := PlannedEvent{Target: x.t.Name, Event: c.Event, Object: c.Object, Link: c.Link, Result: res}
@@ -373,7 +366,7 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 			x.e.opts.Plan(planned)
 		}
 		if !ok {
-			*pending = append(*pending, res)
+			results <- res
 			continue
 		}
 		if op.Op == sdk.OpCreate {
@@ -381,8 +374,13 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 		}
 		calls = append(calls, call{c, op, res, synced})
 	}
-	if err := x.e.st.MarkCreateSent(ctx, x.t.Name, creates); err != nil {
-		return err
+	if err := x.e.st.MarkCreateSent(context.WithoutCancel(ctx), x.t.Name, creates); err != nil {
+		// Nothing was sent: the events are tried again.
+		err = &sdk.Error{Category: sdk.CategoryRetryable, Message: "record the creates about to be sent: " + err.Error(), Err: err}
+		for _, cl := range calls {
+			results <- x.failed(cl.c, cl.res, err)
+		}
+		return
 	}
 	for _, cl := range calls {
 		go func() {
@@ -416,7 +414,6 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 			results <- res
 		}()
 	}
-	return nil
 }
 
 // failed classifies a failed call: retried with backoff while attempts
