@@ -432,7 +432,7 @@ func (l *loader) target(b *hcl.Block) *Target {
 		if v, ok := l.numberValue(a); ok {
 			if v < 0 {
 				l.errorf(a.Expr.Range(), "Value out of range",
-					"rate_limit caps the requests per second sent to the application; it is 0 (unlimited) or more, not %v.", v)
+					"rate_limit caps the operations per second sent to the application (events, whether or not a target batches them); it is 0 (unlimited) or more, not %v.", v)
 			} else {
 				t.RateLimit = v
 			}

@@ -121,16 +121,25 @@ type current struct {
 func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Counts, error) {
 	var c Counts
 	var pendingSeen []string
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	// What the directory holds of the batch, fetched in chunks rather than
+	// one query per record, and the batch's encodings, both before the
+	// write transaction: it then holds the writer only for the writes.
+	// Only this run writes the source's objects (one run of a source at a
+	// time), so nothing changes them in between.
+	known, err := r.known(ctx, r.s.rdb, objs)
+	if err != nil {
+		return c, err
+	}
+	encAttrs, encOrgs := make([]string, len(objs)), make([]string, len(objs))
+	for i := range objs {
+		encAttrs[i] = string(EncodeAttributes(objs[i].Attributes))
+		encOrgs[i] = mustJSON(nonNil(objs[i].Orgs))
+	}
+	err = r.s.tx(ctx, func(tx *sql.Tx) error {
 		c = Counts{}
+		pendingSeen = nil
 		now := r.s.nowUnix()
 		atUS := r.s.Now().UnixMicro()
-		// What the directory holds of the batch, fetched in chunks rather
-		// than one query per record.
-		known, err := r.known(tx, objs)
-		if err != nil {
-			return err
-		}
 		ins, err := tx.Prepare(`INSERT INTO objects (hub_id, source, kind, external_id, state, parent_ext, orgs, attributes, display_name, seen_run, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
@@ -168,8 +177,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 		for i := range objs {
 			o := &objs[i]
 			c.Seen++
-			attrs := string(EncodeAttributes(o.Attributes))
-			orgs := mustJSON(nonNil(o.Orgs))
+			attrs, orgs := encAttrs[i], encOrgs[i]
 			key := string(o.Kind) + "\x00" + o.ExternalID
 			cur, held := known[key]
 			if !held {
@@ -294,7 +302,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 }
 
 // known returns what the directory holds of objs, by kind and external id.
-func (r *SourceRun) known(tx *sql.Tx, objs []Object) (map[string]current, error) {
+func (r *SourceRun) known(ctx context.Context, db *sql.DB, objs []Object) (map[string]current, error) {
 	out := make(map[string]current, len(objs))
 	byKind := map[sdk.Kind][]any{}
 	for i := range objs {
@@ -304,7 +312,7 @@ func (r *SourceRun) known(tx *sql.Tx, objs []Object) (map[string]current, error)
 		for len(ids) > 0 {
 			n := min(len(ids), 500)
 			args := append([]any{r.Source, string(kind)}, ids[:n]...)
-			rows, err := tx.Query(`SELECT external_id, hub_id, state, parent_ext, orgs, attributes FROM objects
+			rows, err := db.QueryContext(ctx, `SELECT external_id, hub_id, state, parent_ext, orgs, attributes FROM objects
 				WHERE source = ? AND kind = ? AND external_id IN (`+placeholders(n)+`)`, args...)
 			if err != nil {
 				return nil, err
@@ -373,7 +381,7 @@ type Loss struct {
 // Losses returns what the complete snapshot would disable or delete:
 // objects it marked so, and objects absent from it.
 func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
-	rows, err := r.s.db.QueryContext(ctx, `
+	rows, err := r.s.rdb.QueryContext(ctx, `
 		SELECT o.hub_id, o.external_id, o.display_name, o.kind, l.state, 0
 		  FROM run_losses l JOIN objects o ON o.hub_id = l.hub_id
 		 WHERE l.run_id = ?
@@ -406,7 +414,7 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 // base of the mass-deletion guard's percentage.
 func (s *Store) ActiveCount(ctx context.Context, source string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM objects WHERE source = ? AND state != 'deleted'`, source).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM objects WHERE source = ? AND state != 'deleted'`, source).Scan(&n)
 	return n, err
 }
 

@@ -49,7 +49,11 @@ var migrations = []string{schemaV1, schemaV2, schemaV3}
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
+	db *sql.DB
+	// rdb serves the long reads of a source run (what the directory holds
+	// of a batch, the losses): reading beside the writer (WAL), they do
+	// not hold up the delivery that runs meanwhile.
+	rdb  *sql.DB
 	path string
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
@@ -81,11 +85,20 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	s.rdb, err = sql.Open(driverName, "file:"+path+"?_busy_timeout=10000&_query_only=1&_cache_size=-16384&_stmt_cache_size=32")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.rdb.SetMaxOpenConns(2)
 	return s, nil
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	return errors.Join(s.db.Close(), err)
+}
 
 // Path returns the store's file.
 func (s *Store) Path() string { return s.path }
