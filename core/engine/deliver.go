@@ -231,13 +231,16 @@ func (x *executor) run(ctx context.Context) error {
 	starved := false
 	liveOpen := x.live != nil
 	for {
-		if liveOpen {
+		if liveOpen && ctx.Err() == nil {
 			// While sources run, what they commit is consumed every
-			// consumeEvery, and once more when they are done.
+			// consumeEvery, and once more when they are done. (Cancelled,
+			// the loop only drains what is in flight and records it.)
 			closed := false
 			select {
 			case <-x.live:
 				closed, liveOpen = true, false
+				// The retry wait counts from the end of the read.
+				deadline = time.Now().Add(x.retryWait)
 			default:
 			}
 			if closed || time.Since(x.lastConsume) >= consumeEvery {
@@ -258,7 +261,8 @@ func (x *executor) run(ctx context.Context) error {
 			starved = false
 		}
 		if ctx.Err() == nil && !starved && inflight <= window/2 {
-			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy, len(x.t.Scope.OrgSubtrees) > 0)
+			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy,
+				store.ClaimOptions{Chains: len(x.t.Scope.OrgSubtrees) > 0, AwaitParents: liveOpen})
 			if err != nil && ctx.Err() == nil {
 				return err
 			}
@@ -314,6 +318,9 @@ func (x *executor) run(ctx context.Context) error {
 			case <-x.live:
 			case <-time.After(consumeEvery):
 			}
+			// Claim again: a retry may have fallen due, a parent may have
+			// been read.
+			starved = false
 			continue
 		}
 		// Nothing runnable now: wait for a retry that falls due in time.
@@ -375,12 +382,22 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 		calls = append(calls, call{c, op, res, synced})
 	}
 	if err := x.e.st.MarkCreateSent(context.WithoutCancel(ctx), x.t.Name, creates); err != nil {
-		// Nothing was sent: the events are tried again.
-		err = &sdk.Error{Category: sdk.CategoryRetryable, Message: "record the creates about to be sent: " + err.Error(), Err: err}
+		// The creates are not sent: they are tried again shortly, which
+		// is the store's failure, not the application's, so it does not
+		// end in FAILURE. The other calls need no such record.
+		kept := calls[:0]
 		for _, cl := range calls {
-			results <- x.failed(cl.c, cl.res, err)
+			if cl.op.Op != sdk.OpCreate {
+				kept = append(kept, cl)
+				continue
+			}
+			res := cl.res
+			res.Status = store.Queuing
+			res.RetryAt = time.Now().Add(backoff(x.e.opts.BackoffBase, 1, 0))
+			res.ErrCategory, res.ErrMessage = string(sdk.CategoryRetryable), "record the create about to be sent: "+err.Error()
+			results <- res
 		}
-		return
+		calls = kept
 	}
 	for _, cl := range calls {
 		go func() {

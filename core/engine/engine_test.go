@@ -794,3 +794,38 @@ func TestDeliveryOverlapsTheSourceRun(t *testing.T) {
 	}
 	e.check()
 }
+
+// A sync cancelled while it delivers (Ctrl-C) records what the calls in
+// flight did before it returns: nothing the application applied is left
+// RUNNING, to be sent again.
+func TestCancelledSyncRecordsWhatWasSent(t *testing.T) {
+	// Large enough that the cancel comes while the source still reads.
+	h := newHR(12000)
+	e := newEnv(t, h)
+	e.write()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	progress := func(p engine.Progress) {
+		if p.Stage == "deliver" && p.Done >= 200 {
+			once.Do(cancel)
+		}
+	}
+	eng, done := openEngine(t, e.dir, e.db, engine.Options{Progress: progress})
+	rep := eng.Sync(ctx, engine.SyncOptions{RetryWait: 10 * time.Second})
+	done()
+	if len(rep.Targets) != 1 || rep.Targets[0].Counts[store.Success] == 0 {
+		t.Fatalf("target reports %+v: want a delivery cut short after some successes", rep.Targets)
+	}
+	if running := e.events(store.Filter{Statuses: []store.Status{store.Running}}); len(running) != 0 {
+		t.Errorf("%d events left RUNNING after the cancelled sync, e.g. %s %s", len(running), running[0].Op, running[0].DisplayName)
+	}
+	sent := len(e.app.Events())
+	succeeded := len(e.events(store.Filter{Statuses: []store.Status{store.Success}}))
+	if sent != succeeded {
+		t.Errorf("the application handled %d events, the store recorded %d successes", sent, succeeded)
+	}
+	// The next sync delivers the rest.
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}

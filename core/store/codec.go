@@ -227,7 +227,7 @@ func decodePlain(data []byte) (a sdk.Attributes, ok bool) {
 		case lit(i, "false"):
 			v, i = sdk.Bool(false), i+5
 		case c == '[':
-			var l []string
+			l := []string{} // as the full decoder has it: [] is not null
 			i++
 			for i < n && data[i] != ']' {
 				s, j, ok := str(i)

@@ -55,3 +55,16 @@ func equalAttrs(a, b sdk.Attributes) bool {
 	}
 	return true
 }
+
+// An empty list is a list, not null, whichever decoder reads it.
+func TestEmptyListStaysAList(t *testing.T) {
+	for _, enc := range []string{`{"g":[]}`, `{"g":[],"x":"\u003c"}`} {
+		a, err := DecodeAttributes([]byte(enc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := a["g"].List(); l == nil || len(l) != 0 {
+			t.Errorf("%s: g = %#v, want an empty list", enc, l)
+		}
+	}
+}

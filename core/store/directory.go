@@ -388,8 +388,7 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 		UNION ALL
 		SELECT hub_id, external_id, display_name, kind, 'deleted', 1
 		  FROM objects
-		 WHERE source = ? AND state != 'deleted'
-		 ORDER BY 4 DESC, 2`, r.RunID, r.Source)
+		 WHERE source = ? AND state != 'deleted'`, r.RunID, r.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -407,6 +406,14 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 		l.Kind, l.State = sdk.Kind(kind), sdk.State(state)
 		out = append(out, l)
 	}
+	// Users before orgs, then by external id; sorted here, on the few
+	// losses, rather than in SQL on every object of the source.
+	slices.SortFunc(out, func(a, b Loss) int {
+		if c := strings.Compare(string(b.Kind), string(a.Kind)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ExternalID, b.ExternalID)
+	})
 	return out, rows.Err()
 }
 

@@ -414,9 +414,19 @@ type StoredObject struct {
 // unfinished. An event whose parent's latest event failed becomes WAITING
 // on it.
 //
-// With chains set, each claimed event carries its object's org chain (for a
-// target whose scope is limited to org subtrees).
-func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy map[string]bool, chains bool) ([]*Claimed, error) {
+// ClaimOptions are how a claim decides.
+type ClaimOptions struct {
+	// Chains makes each claimed event carry its object's org chain (for a
+	// target whose scope is limited to org subtrees).
+	Chains bool
+	// AwaitParents holds back an event whose parent or memberships are not
+	// in the directory yet: set while sources are still reading, since a
+	// source may yield a user before its department.
+	AwaitParents bool
+}
+
+// Claim claims events; see ClaimOptions.
+func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy map[string]bool, o ClaimOptions) ([]*Claimed, error) {
 	var out []*Claimed
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
@@ -505,11 +515,11 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 					continue
 				}
 				e := c.Event
-				ready, err := s.prepare(tx, c, now, refs)
+				ready, err := s.prepare(tx, c, now, refs, o.AwaitParents)
 				if err != nil {
 					return err
 				}
-				if ready && chains {
+				if ready && o.Chains {
 					if c.Chain, err = chain(tx, c.Object); err != nil {
 						return err
 					}
@@ -543,7 +553,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 }
 
 // prepare loads what event e needs and decides whether it can run now.
-func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref) (bool, error) {
+func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, awaitParents bool) (bool, error) {
 	e, obj := c.Event, c.Object
 	ref := func(ext string) (*sdk.Ref, error) {
 		key := obj.Source + "\x00" + ext
@@ -558,11 +568,13 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 		}
 		return r, err
 	}
+	unresolved := false
 	if obj.ParentExt != "" {
 		// The claim query brought the parent; seeding the cache with it
 		// also serves the memberships that name the same org.
 		refs[obj.Source+"\x00"+obj.ParentExt] = c.parentRef
 		c.Parent = c.parentRef
+		unresolved = c.parentRef == nil
 	}
 	for _, g := range obj.Orgs {
 		r, err := ref(g)
@@ -571,7 +583,12 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 		}
 		if r != nil {
 			c.Orgs = append(c.Orgs, *r)
+		} else {
+			unresolved = true
 		}
+	}
+	if unresolved && awaitParents && e.Op != "delete" && obj.State != sdk.StateDeleted {
+		return false, nil
 	}
 	if c.managerExt != "" {
 		r := c.managerRef

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,5 +116,62 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.Close()
+	}
+}
+
+// While sources read, an event whose department is not in the directory
+// yet waits for it (a source may yield a user before its department);
+// once they are done, it goes without (the department is out of reach).
+func TestClaimAwaitsParentsWhileSourcesRead(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	apply := func(objs ...store.Object) {
+		t.Helper()
+		runID, err := st.StartRun(ctx, "source", "hr", "full")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, objs, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(await bool) []string {
+		t.Helper()
+		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{AwaitParents: await})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.Object.ExternalID)
+		}
+		return ids
+	}
+	user := store.Object{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, ParentExt: "d1", Orgs: []string{"d1"},
+		Attributes: sdk.Attributes{"name": sdk.String("张伟")}}
+	apply(user)
+	if got := claim(true); len(got) != 0 {
+		t.Fatalf("claimed %v while its department is not read yet", got)
+	}
+	apply(store.Object{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}})
+	if got := claim(true); !slices.Equal(got, []string{"d1"}) {
+		t.Fatalf("claimed %v, want the department first (the user waits for its create)", got)
+	}
+	st2, err := store.Open(filepath.Join(t.TempDir(), "m2.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	st = st2
+	apply(user)
+	if got := claim(false); !slices.Equal(got, []string{"u1"}) {
+		t.Fatalf("claimed %v once the sources are done, want the user", got)
 	}
 }
