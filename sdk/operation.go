@@ -10,7 +10,7 @@ import (
 // Op is what an operation does to an object in the application.
 type Op string
 
-// The operations a target applies (SPEC-level names, shown in events).
+// The operations a target applies (the names shown in events).
 const (
 	OpCreate   Op = "create"
 	OpUpdate   Op = "update"
@@ -99,7 +99,7 @@ type Result struct {
 
 // Apply applies op to t the way every host must: a create on a target with
 // lookup first looks the object up and, when found, is applied as an update
-// of it and answered OutcomeMatched (SPEC §4, "no duplicates"). It also
+// of it and answered OutcomeMatched ("no duplicates"). It also
 // fills the outcome and checks the result.
 func Apply(ctx context.Context, t Target, op Operation) (Result, error) {
 	if op.Op == OpCreate {
@@ -143,7 +143,7 @@ func Apply(ctx context.Context, t Target, op Operation) (Result, error) {
 // Category classifies an operation's failure for the host's retry policy.
 type Category string
 
-// The failure categories (SPEC §4).
+// The failure categories.
 const (
 	// CategoryRetryable: transient (timeout, connection error, HTTP 5xx);
 	// retried with backoff.

@@ -268,7 +268,7 @@ func (c *Connector) result(op sdk.Operation, a *answer) (sdk.Result, error) {
 		}
 		if r.Status == wire.StatusExists {
 			// The receiver held this hub id and applied the create's values
-			// to it as an update (SPEC §4).
+			// to it as an update.
 			res.Outcome = sdk.OutcomeMatched
 		}
 		return res, nil

@@ -8,7 +8,7 @@ import (
 )
 
 // Policy says what a target does when an object is deleted or disabled
-// upstream, or leaves the target's scope (SPEC §6; OneAccess's defaults).
+// upstream, or leaves the target's scope (OneAccess's defaults).
 type Policy struct {
 	// UserDeleted: "delete" (default), "disable" or "keep".
 	UserDeleted string

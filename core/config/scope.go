@@ -11,7 +11,7 @@ import (
 	"github.com/midstream-io/midstream/sdk"
 )
 
-// Scope says which objects a target receives (SPEC §6, authorization).
+// Scope says which objects a target receives (authorization).
 type Scope struct {
 	// OrgSubtrees lists orgs by external id (for the csv source, the
 	// department path): users whose primary org is in one of these

@@ -209,7 +209,7 @@ func (d *daemon) routes() http.Handler {
 			"lastRuns": last,
 		})
 	})
-	// The hub's public signing keys (SPEC §10), for callback receivers.
+	// The hub's public signing keys, for callback receivers.
 	mux.Handle("GET "+keys.JWKSPath, keys.Handler(d.st))
 	return mux
 }

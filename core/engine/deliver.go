@@ -459,7 +459,7 @@ func backoff(base time.Duration, attempts int, retryAfter time.Duration) time.Du
 	return max(d, retryAfter)
 }
 
-// plan decides what running event c means now (SPEC §3: payloads are
+// plan decides what running event c means now (payloads are
 // computed when an event runs). ok is false when no call is needed, and
 // res then says why.
 func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation, res store.Result, synced sdk.Attributes, ok bool) {
@@ -675,7 +675,7 @@ func (x *executor) outbound(ctx context.Context, c *store.Claimed, update bool) 
 	}
 	res, err := m.Run(ctx, in)
 	// Reserved values are kept even when the mapping failed after
-	// reserving them: a retry reuses them (SPEC §4).
+	// reserving them: a retry reuses them.
 	if !maps.Equal(res.Reserved, c.Link.Reserved) && (res.Reserved != nil || c.Link.Reserved != nil) {
 		if serr := x.e.st.SaveReserved(ctx, x.t.Name, o.Kind, o.HubID, res.Reserved); serr != nil && err == nil {
 			err = serr

@@ -1,6 +1,6 @@
-// Package engine runs pipelines: it reads sources into the directory
-// (SPEC §3, §5) and delivers the directory's changes to targets as sync
-// events (SPEC §4), through connectors running as plugins.
+// Package engine runs pipelines: it reads sources into the directory and
+// delivers the directory's changes to targets as sync events, through
+// connectors running as plugins.
 package engine
 
 import (
@@ -202,7 +202,7 @@ type SyncOptions struct {
 	// RetryWait bounds how long the pass waits for retries that are not
 	// due yet; default 1m.
 	RetryWait time.Duration
-	// FullTarget runs a target full sync (SPEC §4) of the targets the pass
+	// FullTarget runs a target full sync of the targets the pass
 	// delivers to; ChangedOnly does too, sending only what differs from
 	// the link.
 	FullTarget, ChangedOnly bool
@@ -235,7 +235,7 @@ func (r *Report) Failed() bool {
 
 // Sync runs one pass: every source, then every target.
 //
-// Delivery overlaps the source runs (SPEC §5): each target delivers the
+// Delivery overlaps the source runs: each target delivers the
 // changes the sources commit as they find them, so a change does not wait
 // for the rest of a snapshot to be read. A dry run and a target full sync
 // need the directory complete, and run the targets after the sources.

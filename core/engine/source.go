@@ -153,7 +153,7 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 			}
 			if len(rejected) > before {
 				// The cursor never moves past a record that could not be
-				// taken in (SPEC §5).
+				// taken in.
 				return &RejectedError{Source: s.Name, Rejected: rejected}
 			}
 			c, err := run.Apply(ctx, objs, next)

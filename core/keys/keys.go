@@ -1,5 +1,5 @@
 // Package keys keeps the hub's signing keys: the key pairs that sign the
-// requests of callback targets with signature = "jws" (SPEC §10).
+// requests of callback targets with signature = "jws".
 //
 // A key is generated the first time a target needs one (RSA 2048 for
 // RS256, P-256 for ES256; one per algorithm, shared by every target that

@@ -13,7 +13,7 @@ import (
 	"github.com/midstream-io/midstream/sdk"
 )
 
-// Status is a sync event's status (SPEC §4).
+// Status is a sync event's status.
 type Status string
 
 // The eight statuses.
@@ -801,7 +801,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				}
 				if r.Op == string(sdk.OpCreate) && r.FollowReports {
 					// Users whose manager this is, linked before it, now
-					// learn its id (SPEC §4: reference attributes). The
+					// learn its id (reference attributes). The
 					// manager's source and id are bound as parameters: only
 					// then does SQLite use the objects_manager index.
 					src, ext, kind := r.Source, r.ExternalID, string(r.Kind)
@@ -948,7 +948,7 @@ func (s *Store) StatusCounts(ctx context.Context, target string) (map[Status]int
 	return out, rows.Err()
 }
 
-// Filter selects events (SPEC §4's filters).
+// Filter selects events (the filters of `midstream events list`).
 type Filter struct {
 	Since, Until time.Time
 	Statuses     []Status

@@ -6,7 +6,7 @@ import (
 	"slices"
 )
 
-// FullSync records a target full sync (SPEC §4): every unfinished event of
+// FullSync records a target full sync: every unfinished event of
 // target that has not started becomes IGNORED; then every object of the
 // target's sources gets an event that, when it runs, creates it (not
 // linked) or updates it with all its mapped attributes — only the changed

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// SigningKey is one of the hub's signing keys (SPEC §10): a key pair for
+// SigningKey is one of the hub's signing keys: a key pair for
 // the JWS signatures of callback targets. The store keeps the private key
 // as package core/keys sealed it; it never sees it in clear.
 type SigningKey struct {

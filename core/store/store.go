@@ -149,7 +149,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 func (s *Store) nowUnix() int64 { return s.Now().UnixMilli() }
 
-// ---- the executor lease (SPEC §14) ----
+// ---- the executor lease ----
 
 // Owner names this process as a lease owner: host, pid and a nonce.
 func Owner() string {

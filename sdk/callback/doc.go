@@ -28,7 +28,7 @@
 // request's idempotency key. The hub id is the object's stable id in the
 // hub. An application must answer a create for a hub id it already holds
 // by applying the create's values as an update and answering the id it
-// gave before, with status "exists" (SPEC §4, "at-least-once with no
+// gave before, with status "exists" ("at-least-once with no
 // duplicates"); package receiver does this for Go applications.
 //
 // The application answers with a JSON [Response]: 2xx with

@@ -413,5 +413,5 @@ var (
 )
 
 // Client deliberately does not implement sdk.TargetWithLookup: the plugin
-// performs the look-up inside a create (SPEC §13), so sdk.Apply on the
+// performs the look-up inside a create, so sdk.Apply on the
 // host passes a create straight through, with no extra round trip.

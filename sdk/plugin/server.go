@@ -17,7 +17,7 @@ import (
 )
 
 // Batch bounds of a read stream when the host does not set them. Batches
-// amortize the per-message cost of gRPC (SPEC §13); the byte cap keeps every
+// amortize the per-message cost of gRPC; the byte cap keeps every
 // message well under gRPC's default 4 MiB limit.
 const (
 	DefaultMaxBatchRecords = 1000

@@ -68,7 +68,7 @@
 //
 // Midstream delivers at least once: after a crash or a lost answer it
 // sends an event again, with the same event id. The handler turns that into
-// "no duplicates" (SPEC §4):
+// "no duplicates":
 //
 //   - A create for a hub id the application already holds (Lookup finds
 //     it) is handed to Handle as an update of that object, with all the

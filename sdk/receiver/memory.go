@@ -50,7 +50,7 @@ func (o *MemoryObject) clone() MemoryObject {
 //
 // It gives ids of the form "<kind>-<n>", merges update attributes into
 // what it holds, and counts the events it handles per hub id, so a test
-// can check that a re-applied create left one object (SPEC §4).
+// can check that a re-applied create left one object.
 type MemoryApp struct {
 	mu      sync.Mutex
 	next    int

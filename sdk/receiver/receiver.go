@@ -266,7 +266,7 @@ func (h *Handler) handle(ctx context.Context, ev *callback.Event) (callback.Resp
 	return h.apply(ctx, ev)
 }
 
-// apply hands ev to the application with the rules of SPEC §4.
+// apply hands ev to the application with the hub's delivery rules: at least once, no duplicates.
 func (h *Handler) apply(ctx context.Context, ev *callback.Event) (callback.Response, error) {
 	obj := ev.Object
 	op := ev.Type.Op()
