@@ -27,6 +27,12 @@ import (
 type batcher struct {
 	c    *Connector
 	size int
+	// limit is the most events the next request carries: size, halved
+	// each time the application refuses a batch as too large (413) or
+	// does not answer one in time, doubled back after each answered one.
+	// The requests in flight stay bounded by size, as the host's window
+	// is.
+	limit int
 	wait time.Duration
 	// ctx is the requests' context: one caller giving up must not cancel
 	// the request that carries other callers' events. Close ends it.
@@ -60,7 +66,7 @@ type outcome struct {
 
 func newBatcher(c *Connector, size int, wait time.Duration) *batcher {
 	ctx, stop := context.WithCancel(context.Background())
-	return &batcher{c: c, size: size, wait: wait, ctx: ctx, stop: stop, busy: map[string]bool{}}
+	return &batcher{c: c, size: size, limit: size, wait: wait, ctx: ctx, stop: stop, busy: map[string]bool{}}
 }
 
 // errClosed is the answer to an event still waiting when the target
@@ -120,7 +126,7 @@ func (b *batcher) dispatch() {
 		if len(batch) == 0 {
 			return
 		}
-		if len(batch) < b.size {
+		if len(batch) < b.limit {
 			if due := oldest.Add(b.wait); time.Now().Before(due) {
 				b.arm(due)
 				return
@@ -154,7 +160,7 @@ func (b *batcher) ready() ([]*pending, time.Time) {
 			oldest = p.since
 		}
 		batch = append(batch, p)
-		if len(batch) == b.size {
+		if len(batch) == b.limit {
 			break
 		}
 	}
@@ -226,7 +232,15 @@ func (b *batcher) send(batch []*pending) {
 		case n == 1:
 			outs = []outcome{b.c.deliverOne(b.ctx, batch[0].op, batch[0].ev)}
 		default:
-			outs = b.c.deliverBatch(req, batch)
+			var overload bool
+			outs, overload = b.c.deliverBatch(req, batch)
+			b.mu.Lock()
+			if overload {
+				b.limit = max(1, len(batch)/2)
+			} else {
+				b.limit = min(b.size, b.limit*2)
+			}
+			b.mu.Unlock()
 		}
 	}
 
@@ -290,15 +304,25 @@ func (c *Connector) deliverOne(ctx context.Context, op sdk.Operation, ev *wire.E
 
 // deliverBatch sends the batch request req carrying the events of batch
 // and gives each its result: a non-2xx answer fails them all, as it would
-// fail a single request; a 200 answers each event on its own.
-func (c *Connector) deliverBatch(req *http.Request, batch []*pending) []outcome {
-	outs := make([]outcome, len(batch))
+// fail a single request; a 200 answers each event on its own. overload
+// reports a batch too large (413) or too slow (no answer within timeout)
+// for the application: its events are retried, in smaller batches.
+func (c *Connector) deliverBatch(req *http.Request, batch []*pending) (outs []outcome, overload bool) {
+	outs = make([]outcome, len(batch))
 	a, err := c.doLimit(req, maxBatchAnswerBytes)
 	if err != nil {
 		for i := range outs {
 			outs[i].err = transportError(err, c.cfg.timeout)
 		}
-		return outs
+		return outs, isTimeout(err)
+	}
+	if a.status == http.StatusRequestEntityTooLarge {
+		// Each event may well fit alone: not the events' failure.
+		for i := range outs {
+			outs[i].err = &sdk.Error{Category: sdk.CategoryRetryable, HTTPStatus: a.status, BodyExcerpt: bodyExcerpt(a.body),
+				Message: fmt.Sprintf("the application refused a batch of %d events as too large (HTTP 413); it is retried in smaller batches", len(batch))}
+		}
+		return outs, true
 	}
 	if a.status < 200 || a.status > 299 {
 		for i, p := range batch {
@@ -310,7 +334,7 @@ func (c *Connector) deliverBatch(req *http.Request, batch []*pending) []outcome 
 				}
 			}
 		}
-		return outs
+		return outs, false
 	}
 	ids := make([]string, len(batch))
 	for i, p := range batch {
@@ -323,7 +347,7 @@ func (c *Connector) deliverBatch(req *http.Request, batch []*pending) []outcome 
 				Message: fmt.Sprintf("the application answered a batch of %d events with HTTP %d, but not with one result per event (%v); %s",
 					len(batch), a.status, err, acceptBatches)}
 		}
-		return outs
+		return outs, false
 	}
 	for i, r := range results {
 		if r == nil {
@@ -341,7 +365,7 @@ func (c *Connector) deliverBatch(req *http.Request, batch []*pending) []outcome 
 		}
 		outs[i].res, outs[i].err = c.result(batch[i].op, &answer{status: r.StatusCode(), header: h, body: item, elapsed: a.elapsed})
 	}
-	return outs
+	return outs, false
 }
 
 // acceptBatches says what a receiver must do to take batches.

@@ -673,3 +673,66 @@ func TestBatchResultJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchTooLargeIsRetriedSmaller: an application that refuses a batch
+// as too large (413) gets the events again in smaller batches; none of
+// them fails for good.
+func TestBatchTooLargeIsRetriedSmaller(t *testing.T) {
+	app := receiver.NewMemoryApp()
+	h, err := receiver.New(receiver.Options{Token: token, App: app, EncryptionKey: encKey, SignatureKey: sigKey, MaxBodyBytes: 6 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code == http.StatusRequestEntityTooLarge {
+			refused.Add(1)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	c := configure(t, secured(map[string]any{"url": srv.URL, "token": token, "batch_size": 32, "batch_wait": "50ms"}))
+	ops := make([]sdk.Operation, 32)
+	for i := range ops {
+		ops[i] = userCreate(i)
+	}
+	// As the host does: a retryable failure is applied again.
+	_, errs := applyAll(c, ops)
+	for round := 0; round < 6; round++ {
+		var again []int
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			if se := sdk.AsError(err); !se.Category.Retryable() {
+				t.Fatalf("create %d failed for good: %v", i, err)
+			}
+			again = append(again, i)
+		}
+		if len(again) == 0 {
+			break
+		}
+		retry := make([]sdk.Operation, len(again))
+		for j, i := range again {
+			retry[j] = ops[i]
+		}
+		_, errs2 := applyAll(c, retry)
+		for j, i := range again {
+			errs[i] = errs2[j]
+		}
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no batch was refused as too large: the test's body cap is too high")
+	}
+	for i := range ops {
+		if _, ok := app.ObjectByHubID(sdk.KindUser, ops[i].HubID); !ok {
+			t.Errorf("user %d never reached the application (errors: %v)", i, errs[i])
+		}
+	}
+}
