@@ -215,7 +215,7 @@ func (d *Decoder) DecodeBatch(r *http.Request) ([]BatchEntry, error) {
 	}
 	if ts := r.Header.Get(HeaderTimestamp); ts != "" {
 		for i, e := range entries {
-			if e.Event != nil && !e.Event.Timestamp.IsZero() && FormatTimestamp(e.Event.Timestamp) != ts {
+			if e.Event != nil && FormatTimestamp(e.Event.Timestamp) != ts {
 				entries[i] = BatchEntry{ID: e.ID, Err: fmt.Errorf("events[%d]: event %s has timestamp %s, not the request's %s %s",
 					i, e.ID, e.Event.Timestamp.Format(time.RFC3339Nano), HeaderTimestamp, ts)}
 			}
@@ -225,7 +225,9 @@ func (d *Decoder) DecodeBatch(r *http.Request) ([]BatchEntry, error) {
 }
 
 // BatchResponse is the JSON body of the 200 answer to a batch request:
-// one result per event, in the request's order.
+// one result per event, in the request's order, each naming the eventId
+// it answers (required: results are matched by it, and an event without
+// one is taken as not applied, and sent again).
 type BatchResponse struct {
 	Results []BatchResult `json:"results"`
 }
