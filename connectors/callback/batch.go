@@ -33,7 +33,7 @@ type batcher struct {
 	// The requests in flight stay bounded by size, as the host's window
 	// is.
 	limit int
-	wait time.Duration
+	wait  time.Duration
 	// ctx is the requests' context: one caller giving up must not cancel
 	// the request that carries other callers' events. Close ends it.
 	ctx  context.Context
