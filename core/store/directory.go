@@ -381,6 +381,13 @@ type Loss struct {
 // Losses returns what the complete snapshot would disable or delete:
 // objects it marked so, and objects absent from it.
 func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
+	// The objects the snapshot left out, from the index of active hub ids
+	// (reading every row was most of the time of re-reading an unchanged
+	// export); their details are read afterwards, for the few there are.
+	absent, err := r.absent(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := r.s.rdb.QueryContext(ctx, `
 		SELECT o.hub_id, o.external_id, o.display_name, o.kind, l.state, 0
 		  FROM run_losses l JOIN objects o ON o.hub_id = l.hub_id
@@ -388,7 +395,7 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 		UNION ALL
 		SELECT hub_id, external_id, display_name, kind, 'deleted', 1
 		  FROM objects
-		 WHERE source = ? AND state != 'deleted'`, r.RunID, r.Source)
+		 WHERE hub_id IN (SELECT value FROM json_each(?))`, r.RunID, mustJSON(nonNil(absent)))
 	if err != nil {
 		return nil, err
 	}
@@ -399,9 +406,6 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 		var kind, state string
 		if err := rows.Scan(&l.HubID, &l.ExternalID, &l.DisplayName, &kind, &state, &l.Absent); err != nil {
 			return nil, err
-		}
-		if _, seen := r.seen[l.HubID]; l.Absent && seen {
-			continue
 		}
 		l.Kind, l.State = sdk.Kind(kind), sdk.State(state)
 		out = append(out, l)
@@ -417,11 +421,32 @@ func (r *SourceRun) Losses(ctx context.Context) ([]Loss, error) {
 	return out, rows.Err()
 }
 
+// absent returns the hub ids of the source's objects, not deleted, that
+// the run has not seen.
+func (r *SourceRun) absent(ctx context.Context) ([]string, error) {
+	rows, err := r.s.rdb.QueryContext(ctx, `SELECT hub_id FROM objects INDEXED BY objects_active WHERE source = ? AND state != 'deleted'`, r.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		if _, seen := r.seen[h]; !seen {
+			out = append(out, h)
+		}
+	}
+	return out, rows.Err()
+}
+
 // ActiveCount returns how many objects of the source are not deleted: the
 // base of the mass-deletion guard's percentage.
 func (s *Store) ActiveCount(ctx context.Context, source string) (int, error) {
 	var n int
-	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM objects WHERE source = ? AND state != 'deleted'`, source).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM objects INDEXED BY objects_active WHERE source = ? AND state != 'deleted'`, source).Scan(&n)
 	return n, err
 }
 

@@ -43,9 +43,12 @@ var schemaV2 string
 //go:embed schema3.sql
 var schemaV3 string
 
+//go:embed schema4.sql
+var schemaV4 string
+
 // migrations are applied in order; migrations[i] brings the store to
 // version i+1. Applied migrations are never edited.
-var migrations = []string{schemaV1, schemaV2, schemaV3}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {
