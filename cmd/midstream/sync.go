@@ -27,7 +27,9 @@ func newSyncCmd(g *globals) *cobra.Command {
 		Short: "Run one pass: read the sources, deliver the changes to the targets",
 		Long: `sync runs one pass of the pipeline: each source is read (a full snapshot, or the
 changes since its cursor for an incremental source; --full reads a full snapshot) into
-the directory, then each target receives what changed as sync events.
+the directory and, while it reads, each target receives what changed as sync events.
+Losses (objects absent from a snapshot, or marked disabled or left) are decided once the
+read is complete, under the mass-deletion guard.
 
 Events a crash left RUNNING are re-queued first. Transient failures are retried
 within the pass while they fall due within --retry-wait; what is left is reported.
