@@ -2,8 +2,8 @@ package sdk
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -97,12 +97,7 @@ type Attributes map[string]Value
 
 // Names returns the attribute names in sorted order.
 func (a Attributes) Names() []string {
-	names := make([]string, 0, len(a))
-	for k := range a {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(a))
 }
 
 // Clone returns a deep copy of a.

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/midstream-io/midstream/sdk"
@@ -157,12 +157,7 @@ func (a Attributes) Strings(name string) []string {
 
 // Names returns the attribute names in sorted order.
 func (a Attributes) Names() []string {
-	names := make([]string, 0, len(a))
-	for k := range a {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(a))
 }
 
 // Clone returns a deep copy of a.
