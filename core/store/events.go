@@ -724,8 +724,8 @@ type Result struct {
 	EventID int64
 	Target  string
 	HubID   string
-	// Kind, Source and ExternalID are the object's, for FollowReports
-	// (looked up when Source is empty).
+	// Kind, Source and ExternalID are the object's (FollowReports needs
+	// them).
 	Kind               sdk.Kind
 	Source, ExternalID string
 	// Op is the operation actually run (an update of an unlinked object
@@ -805,11 +805,6 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					// manager's source and id are bound as parameters: only
 					// then does SQLite use the objects_manager index.
 					src, ext, kind := r.Source, r.ExternalID, string(r.Kind)
-					if src == "" {
-						if err := tx.QueryRow(`SELECT source, external_id, kind FROM objects WHERE hub_id = ?`, r.HubID).Scan(&src, &ext, &kind); err != nil {
-							return err
-						}
-					}
 					// Most users manage no one: a probe is a fraction of the
 					// cost of the INSERT … SELECT, which SQLite runs through
 					// a temporary table because it reads events too.
