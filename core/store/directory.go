@@ -140,13 +140,13 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 		pendingSeen = nil
 		now := r.s.nowUnix()
 		atUS := r.s.Now().UnixMicro()
-		ins, err := tx.Prepare(`INSERT INTO objects (hub_id, source, kind, external_id, state, parent_ext, orgs, attributes, display_name, seen_run, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		ins, err := tx.Prepare(`INSERT INTO objects (hub_id, source, kind, external_id, state, parent_ext, orgs, attributes, display_name, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		upd, err := tx.Prepare(`UPDATE objects SET state = ?, parent_ext = ?, orgs = ?, attributes = ?, display_name = ?, seen_run = ?, updated_at = ? WHERE hub_id = ?`)
+		upd, err := tx.Prepare(`UPDATE objects SET state = ?, parent_ext = ?, orgs = ?, attributes = ?, display_name = ?, updated_at = ? WHERE hub_id = ?`)
 		if err != nil {
 			return err
 		}
@@ -169,10 +169,6 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 			_, err := chg.Exec(atUS, r.Source, hubID, string(kind), op, mustJSON(changed), r.RunID)
 			return err
 		}
-		seenRun := int64(0)
-		if r.Full {
-			seenRun = r.RunID
-		}
 
 		for i := range objs {
 			o := &objs[i]
@@ -187,7 +183,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 					continue
 				}
 				hubID := newHubID(o.Kind)
-				if _, err := ins.Exec(hubID, r.Source, string(o.Kind), o.ExternalID, string(o.State), o.ParentExt, orgs, attrs, o.DisplayName, seenRun, now, now); err != nil {
+				if _, err := ins.Exec(hubID, r.Source, string(o.Kind), o.ExternalID, string(o.State), o.ParentExt, orgs, attrs, o.DisplayName, now, now); err != nil {
 					return err
 				}
 				known[key] = current{hubID: hubID, state: string(o.State), parent: o.ParentExt, orgs: orgs, attrs: attrs}
@@ -273,7 +269,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 				seenIDs = append(seenIDs, cur.hubID)
 				continue
 			}
-			if _, err := upd.Exec(newState, parentExt, orgs, attrs, o.DisplayName, seenRun, now, cur.hubID); err != nil {
+			if _, err := upd.Exec(newState, parentExt, orgs, attrs, o.DisplayName, now, cur.hubID); err != nil {
 				return err
 			}
 			known[key] = current{hubID: cur.hubID, state: newState, parent: parentExt, orgs: orgs, attrs: attrs}
