@@ -416,8 +416,10 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 			res := cl.res
 			res.Status = store.Success
 			res.FollowReports = x.mapsManager
-			if x.mapsManager && cl.c.Manager != nil && cl.c.Manager.TargetID == "" {
-				res.ManagerPending = cl.c.Manager.HubID
+			if x.mapsManager && cl.c.ManagerExt != "" && (cl.c.Manager == nil || cl.c.Manager.TargetID == "") && cl.op.Op != sdk.OpDelete {
+				// Sent without its manager's id: it gets it once the
+				// manager is linked.
+				res.ManagerWait = cl.c.ManagerExt
 			}
 			res.Outcome = string(r.Outcome)
 			res.TargetID = r.TargetID

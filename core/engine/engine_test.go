@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -76,6 +77,10 @@ type env struct {
 	tExtra string // extra target settings
 	// mapping replaces the target's user mapping ("-" for none).
 	mapping string
+	// looseManagers reads the manager column as a plain column, so a row
+	// may name a manager the export does not hold (as a source that is
+	// not a single file can).
+	looseManagers bool
 }
 
 func newEnv(t testing.TB, h *hr) *env {
@@ -94,14 +99,18 @@ func newEnv(t testing.TB, h *hr) *env {
 
 func (e *env) write() {
 	e.t.Helper()
+	managers := `manager_column    = "上级"
+  columns = { "姓名" = "name", "职位" = "title" }`
+	if e.looseManagers {
+		managers = `columns = { "姓名" = "name", "职位" = "title", "上级" = "manager" }`
+	}
 	pipeline := fmt.Sprintf(`
 source "csv" "hr" {
   path              = "hr.csv"
   id_column         = "工号"
   department_column = "部门"
   state_column      = "状态"
-  manager_column    = "上级"
-  columns = { "姓名" = "name", "职位" = "title" }
+  %s
   %s
 }
 
@@ -113,7 +122,7 @@ target "callback" "app" {
   %s
   %s
 }
-`, e.opts, e.url+"/", e.tExtra, e.userMapping())
+`, managers, e.opts, e.url+"/", e.tExtra, e.userMapping())
 	if err := os.WriteFile(filepath.Join(e.dir, "pipeline.hcl"), []byte(pipeline), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
@@ -660,28 +669,129 @@ func TestManagerIsSentAsTheApplicationsID(t *testing.T) {
 	// before the manager is linked, and follow-up updates bring its id.
 	h.rows["E00000"][4] = "E00029"
 	h.rows["E00029"][4] = ""
+	e := newManagerEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	e.checkManagers()
+}
+
+// TestManagerReadLaterReachesItsReports: reports go out naming a manager
+// the directory does not hold yet; once the manager is read and created,
+// they get its id.
+func TestManagerReadLaterReachesItsReports(t *testing.T) {
+	h := newHR(30)
+	manager := h.rows["E00001"] // manages E00006 to E00010
+	delete(h.rows, "E00001")
+	e := newManagerEnv(t, h)
+	e.looseManagers = true
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.checkManagers()
+	h.rows["E00001"] = manager
+	rep := e.sync(engine.SyncOptions{})
+	mustSucceed(t, rep)
+	e.check()
+	e.checkManagers()
+	// The manager's create, then one update per report: nothing else.
+	if got := rep.Targets[0].Counts[store.Success]; got != 6 {
+		t.Errorf("%d events succeeded, want 6 (the manager's create, an update of each of its 5 reports)", got)
+	}
+}
+
+// TestManagerRehiredReachesItsReports: a manager who left is deleted in
+// the application; hired again, it is created with a new id, which its
+// reports then receive.
+func TestManagerRehiredReachesItsReports(t *testing.T) {
+	h := newHR(30)
+	e := newManagerEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.checkManagers()
+	old := e.idOf("员工1")
+	h.rows["E00001"][2] = "离职"
+	// Its reports still name it: the application holds a dead id for
+	// them until it is back.
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if id := e.idOf("员工1"); id != "" {
+		t.Fatalf("the manager who left is still held (%s)", id)
+	}
+	h.rows["E00001"][2] = "在职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if id := e.idOf("员工1"); id == "" || id == old {
+		t.Fatalf("rehired manager: id %q (before leaving %q), want a new one", id, old)
+	}
+	e.check()
+	e.checkManagers()
+}
+
+// TestManagerWaitsSurviveMigration: a store of the previous version, whose
+// reports went out without their manager, learns who waits for whom when
+// it is migrated.
+func TestManagerWaitsSurviveMigration(t *testing.T) {
+	h := newHR(30)
+	manager := h.rows["E00001"]
+	delete(h.rows, "E00001")
+	e := newManagerEnv(t, h)
+	e.looseManagers = true
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	db, err := sql.Open("sqlite3", e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waiting int
+	if err := db.QueryRow(`SELECT count(*) FROM manager_waits`).Scan(&waiting); err != nil || waiting != 5 {
+		t.Fatalf("%d users wait for their manager (%v), want 5", waiting, err)
+	}
+	if _, err := db.Exec(`DROP TABLE manager_waits; UPDATE schema_version SET version = 4`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	h.rows["E00001"] = manager
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	e.checkManagers()
+}
+
+func newManagerEnv(t *testing.T, h *hr) *env {
 	e := newEnv(t, h)
 	e.mapping = `mapping "user" {
     attribute "displayName" { from = "name" }
     attribute "title"       { from = "title" }
     attribute "manager"     { from = "manager" }
   }`
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	e.check()
+	return e
+}
+
+// idOf is the application's id of the user named name ("" if not held).
+func (e *env) idOf(name string) string {
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindUser && o.Attributes.String("displayName") == name {
+			return o.ID
+		}
+	}
+	return ""
+}
+
+// checkManagers checks that every user the application holds has its
+// manager's id in the application (none when the export names a manager
+// it does not hold).
+func (e *env) checkManagers() {
+	e.t.Helper()
 	byName := map[string]receiver.MemoryObject{}
 	for _, o := range e.app.Objects() {
 		if o.Kind == sdk.KindUser {
 			byName[o.Attributes.String("displayName")] = o
 		}
 	}
-	for id, row := range h.rows {
-		u := byName[row[0]]
+	for id, row := range e.hr.rows {
+		u, ok := byName[row[0]]
+		if !ok {
+			continue
+		}
 		want := ""
-		if row[4] != "" {
-			want = byName[h.rows[row[4]][0]].ID
+		if m, ok := e.hr.rows[row[4]]; ok && row[4] != "" {
+			want = byName[m[0]].ID
 		}
 		if got := u.Attributes.String("manager"); got != want {
-			t.Errorf("%s (%s): manager %q, want %q (the manager's id in the application)", row[0], id, got, want)
+			e.t.Errorf("%s (%s): manager %q, want %q (the manager's id in the application)", row[0], id, got, want)
 		}
 	}
 }

@@ -328,16 +328,18 @@ type Claimed struct {
 	Parent *sdk.Ref
 	Orgs   []sdk.Ref
 	// Manager is a user's manager (the reference attribute "manager") and
-	// its link in the target; nil when the user has none.
+	// its link in the target; nil when the user has none, or names one
+	// the directory does not hold.
 	Manager *sdk.Ref
+	// ManagerExt is the external id a user's manager attribute names, in
+	// the user's source ("" when it names none).
+	ManagerExt string
 	// Chain is the object's org and its ancestors, nearest first, by
 	// external id (an org's starts with itself); set when asked for.
 	Chain []string
 
-	// parentRef and managerRef are what the claim query found; managerExt
-	// is the user's manager attribute when it is a string.
+	// parentRef and managerRef are what the claim query found.
 	parentRef, managerRef *sdk.Ref
-	managerExt            string
 	// What decode decodes, once the event is taken.
 	changed, seqs, attrs string
 	synced               sql.NullString
@@ -473,7 +475,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				var sent sql.NullBool
 				if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
 					&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
-					&phub, &ptid, &mhub, &mtid, &c.managerExt); err != nil {
+					&phub, &ptid, &mhub, &mtid, &c.ManagerExt); err != nil {
 					rows.Close()
 					return err
 				}
@@ -590,7 +592,7 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 	if unresolved && awaitParents && e.Op != "delete" && obj.State != sdk.StateDeleted {
 		return false, nil
 	}
-	if c.managerExt != "" {
+	if c.ManagerExt != "" {
 		r := c.managerRef
 		c.Manager = r
 		if r != nil && r.TargetID == "" && c.Link.TargetID == "" && e.Op != "delete" {
@@ -715,6 +717,9 @@ const (
 			synced = CASE WHEN ? THEN excluded.synced ELSE links.synced END, updated_at = excluded.updated_at, state = excluded.state,
 			synced_state = CASE WHEN excluded.synced_state != '' THEN excluded.synced_state ELSE links.synced_state END,
 			synced_parent = CASE WHEN excluded.synced_parent != '' THEN excluded.synced_parent ELSE links.synced_parent END`
+	// managerLinked: whether a user, by external id, is linked in a target.
+	managerLinked = `SELECT EXISTS (SELECT 1 FROM objects m JOIN links l ON l.target = ? AND l.hub_id = m.hub_id AND l.target_id != ''
+			WHERE m.source = ? AND m.kind = 'user' AND m.external_id = ?)`
 	refSQL = `SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
 			WHERE o.source = ? AND o.kind = ? AND o.external_id = ?`
 )
@@ -759,13 +764,14 @@ type Result struct {
 	// and parent hub id the application now holds ("" leaves them).
 	SyncedState, SyncedParent string
 	// FollowReports, for the SUCCESS of a user's create, records updates
-	// of the users it manages that are already linked, so they receive
-	// its id as their manager.
+	// of the users it manages that received no id for it (ManagerWait),
+	// so they receive its id as their manager.
 	FollowReports bool
-	// ManagerPending, for a user's SUCCESS, is its manager's hub id when
-	// the manager was sent as null (not linked yet); if the manager has
-	// been linked meanwhile, an update follows.
-	ManagerPending string
+	// ManagerWait, for a user's SUCCESS, is its manager's external id when
+	// the manager was sent as null (not linked yet, or not in the
+	// directory): if the manager has been linked meanwhile, an update
+	// follows; otherwise the user waits for the manager's create.
+	ManagerWait string
 	// FollowUp, for a SUCCESS, records further events for the object at
 	// the end of its lane (an enable after a re-created orphan).
 	FollowUp []string
@@ -799,42 +805,21 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				if err := saveLink(tx, r, now); err != nil {
 					return err
 				}
-				if r.Op == string(sdk.OpCreate) && r.FollowReports {
-					// Users whose manager this is, linked before it, now
-					// learn its id (reference attributes). The
-					// manager's source and id are bound as parameters: only
-					// then does SQLite use the objects_manager index.
-					src, ext, kind := r.Source, r.ExternalID, string(r.Kind)
-					// Most users manage no one: a probe is a fraction of the
-					// cost of the INSERT … SELECT, which SQLite runs through
-					// a temporary table because it reads events too.
-					var reports bool
-					if kind == string(sdk.KindUser) {
-						if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
-							WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?)`,
-							r.Target, src, ext, r.HubID).Scan(&reports); err != nil {
-							return err
-						}
-					}
-					if reports {
-						if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, created_at, updated_at, run_id)
-							SELECT ?, u.hub_id, 'user', u.display_name, 'update', 'incremental',
-								CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = u.hub_id AND x.status IN `+unfinished+`) THEN 'PENDING' ELSE 'QUEUING' END,
-								'["manager"]', ?, ?, 0
-							FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
-							WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
-							r.Target, r.Target, now, now, r.Target, src, ext, r.HubID); err != nil {
-							return err
-						}
+				if r.Op == string(sdk.OpCreate) && r.FollowReports && r.Kind == sdk.KindUser {
+					if err := followReports(tx, r, now); err != nil {
+						return err
 					}
 				}
-				if r.ManagerPending != "" {
+				if r.ManagerWait != "" {
 					var linked bool
-					if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM links WHERE target = ? AND hub_id = ? AND target_id != '')`, r.Target, r.ManagerPending).Scan(&linked); err != nil {
+					if err := tx.QueryRow(managerLinked, r.Target, r.Source, r.ManagerWait).Scan(&linked); err != nil {
 						return err
 					}
 					if linked {
 						r.FollowUp = append(r.FollowUp, "update")
+					} else if _, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id) VALUES (?, ?, ?, ?)`,
+						r.Target, r.Source, r.ManagerWait, r.HubID); err != nil {
+						return err
 					}
 				}
 				for _, op := range r.FollowUp {
@@ -868,8 +853,46 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 	})
 }
 
+// followReports records, for a user just created in r.Target, an update
+// of each linked user that names it as manager and received no id for it:
+// now it can.
+func followReports(tx *sql.Tx, r Result, now int64) error {
+	// Most users manage no one, or no one who went out before them: one
+	// probe of manager_waits rules that out.
+	var waits bool
+	if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM manager_waits WHERE target = ? AND source = ? AND manager_ext = ?)`,
+		r.Target, r.Source, r.ExternalID).Scan(&waits); err != nil || !waits {
+		return err
+	}
+	// The directory decides who gets the update: a user that named this
+	// manager when it went out but names another now gets none. The
+	// manager's source and id are bound as parameters: only then does
+	// SQLite use the objects_manager index.
+	if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, created_at, updated_at, run_id)
+		SELECT ?, u.hub_id, 'user', u.display_name, 'update', 'incremental',
+			CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = u.hub_id AND x.status IN `+unfinished+`) THEN 'PENDING' ELSE 'QUEUING' END,
+			'["manager"]', ?, ?, 0
+		FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
+		WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
+		r.Target, r.Target, now, now, r.Target, r.Source, r.ExternalID, r.HubID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`DELETE FROM manager_waits WHERE target = ? AND source = ? AND manager_ext = ?`, r.Target, r.Source, r.ExternalID)
+	return err
+}
+
 func saveLink(tx *sql.Tx, r Result, now int64) error {
 	if r.Unlink {
+		if r.Kind == sdk.KindUser {
+			// The users it managed hold an id the application no longer
+			// has: should it be created again, they get its new one.
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id)
+				SELECT l.target, u.source, ?, u.hub_id FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
+				WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
+				r.ExternalID, r.Target, r.Source, r.ExternalID, r.HubID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND hub_id = ?`, r.Target, r.HubID); err != nil {
 			return err
 		}

@@ -110,7 +110,7 @@ func TestMigrationToVersion2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DROP TABLE signing_keys; UPDATE schema_version SET version = 1`); err != nil {
+	if _, err := db.Exec(`DROP TABLE signing_keys; DROP TABLE manager_waits; UPDATE schema_version SET version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -46,9 +46,12 @@ var schemaV3 string
 //go:embed schema4.sql
 var schemaV4 string
 
+//go:embed schema5.sql
+var schemaV5 string
+
 // migrations are applied in order; migrations[i] brings the store to
 // version i+1. Applied migrations are never edited.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {
