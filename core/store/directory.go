@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -482,18 +480,6 @@ func (r *SourceRun) CommitLosses(ctx context.Context, losses []Loss) (Counts, er
 func (r *SourceRun) Discard(ctx context.Context) error {
 	_, err := r.s.db.ExecContext(ctx, `DELETE FROM run_losses WHERE run_id = ?`, r.RunID)
 	return err
-}
-
-func newHubID(kind sdk.Kind) string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err))
-	}
-	prefix := "u_"
-	if kind == sdk.KindOrg {
-		prefix = "o_"
-	}
-	return prefix + hex.EncodeToString(b[:])
 }
 
 func nonNil(s []string) []string {
