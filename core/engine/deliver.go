@@ -430,6 +430,7 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 			if r.Outcome == sdk.OutcomeMatchedStale {
 				res.Synced, res.MergeSync, res.ClearSynced = nil, false, true
 			}
+			res.Encode()
 			results <- res
 		}()
 	}

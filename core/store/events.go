@@ -777,6 +777,18 @@ type Result struct {
 	FollowUp []string
 	// RetryAt, when set with Status QUEUING, schedules the next attempt.
 	RetryAt time.Time
+
+	// synced is Synced encoded by Encode.
+	synced []byte
+}
+
+// Encode encodes the result's last-synced values ahead of Finish, which
+// otherwise does it while it holds the store: call it where results are
+// made, beside the loop that records them.
+func (r *Result) Encode() {
+	if r.Synced != nil && !r.MergeSync {
+		r.synced = EncodeAttributes(r.Synced)
+	}
 }
 
 // Finish records results in one transaction: each event's status and
@@ -916,7 +928,10 @@ func saveLink(tx *sql.Tx, r Result, now int64) error {
 				r.Synced = nil
 			}
 		}
-		if r.Synced != nil {
+		switch {
+		case r.synced != nil && !r.MergeSync:
+			synced = sql.NullString{String: string(r.synced), Valid: true}
+		case r.Synced != nil:
 			synced = sql.NullString{String: string(EncodeAttributes(r.Synced)), Valid: true}
 		}
 	}
