@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -26,7 +27,8 @@ const StartupErrorPrefix = "midstream plugin startup error: "
 // Serve checks the connector's definition first, routes log/slog output to
 // the host (which logs it under the connector's name), and exits when the
 // host goes away, cancelling in-flight reads and applies, so a plugin never
-// outlives its host.
+// outlives its host. Unless the environment sets them, a plugin runs
+// with GOGC=200 and on half the machine's CPUs (GOMAXPROCS).
 func Serve(c sdk.Connector) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -49,6 +51,13 @@ func Serve(c sdk.Connector) {
 		// megabytes, and it cost a target ~17 % of its CPU. 200, not
 		// more: a source holds what it has read (the csv its id set).
 		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// A plugin shares the machine with its host and the other
+		// plugins, and mostly waits on the network: with every CPU its
+		// idle threads spin looking for work. Half of them cut a callback
+		// target's CPU by 15 % on 2 CPUs.
+		runtime.GOMAXPROCS(max(1, runtime.NumCPU()/2))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
