@@ -798,8 +798,10 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.nowUnix()
 		released := map[string][]string{}
-		var waiting bool
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE status = 'WAITING')`).Scan(&waiting); err != nil {
+		// Two probes for the batch rather than one per result: most
+		// batches find nothing WAITING and no user waiting for a manager.
+		var waiting, managerWaits bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE status = 'WAITING'), EXISTS (SELECT 1 FROM manager_waits)`).Scan(&waiting, &managerWaits); err != nil {
 			return err
 		}
 		for _, r := range results {
@@ -817,7 +819,11 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				if err := saveLink(tx, r, now); err != nil {
 					return err
 				}
-				if r.Op == string(sdk.OpCreate) && r.FollowReports && r.Kind == sdk.KindUser {
+				if r.Unlink && r.Kind == sdk.KindUser {
+					// saveLink may have recorded its reports as waiting.
+					managerWaits = true
+				}
+				if managerWaits && r.Op == string(sdk.OpCreate) && r.FollowReports && r.Kind == sdk.KindUser {
 					if err := followReports(tx, r, now); err != nil {
 						return err
 					}
@@ -829,9 +835,12 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					}
 					if linked {
 						r.FollowUp = append(r.FollowUp, "update")
-					} else if _, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id) VALUES (?, ?, ?, ?)`,
-						r.Target, r.Source, r.ManagerWait, r.HubID); err != nil {
-						return err
+					} else {
+						if _, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id) VALUES (?, ?, ?, ?)`,
+							r.Target, r.Source, r.ManagerWait, r.HubID); err != nil {
+							return err
+						}
+						managerWaits = true
 					}
 				}
 				for _, op := range r.FollowUp {

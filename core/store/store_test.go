@@ -175,3 +175,58 @@ func TestClaimAwaitsParentsWhileSourcesRead(t *testing.T) {
 		t.Fatalf("claimed %v once the sources are done, want the user", got)
 	}
 }
+
+// A report recorded as sent without its manager's id, and the manager's
+// create, in one batch of results: the report still gets an update
+// carrying the id.
+func TestReportLearnsItsManagerInTheSameBatch(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runID, err := st.StartRun(ctx, "source", "hr", "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The report first: its create does not wait for the manager's.
+	report := store.Object{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive,
+		Attributes: sdk.Attributes{"name": sdk.String("李雷"), "manager": sdk.String("m1")}}
+	manager := store.Object{Kind: sdk.KindUser, ExternalID: "m1", State: sdk.StateActive,
+		Attributes: sdk.Attributes{"name": sdk.String("韩梅梅")}}
+	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{report, manager}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %d events (%v), want both creates", len(claimed), err)
+	}
+	var results []store.Result
+	reportHub := ""
+	for _, c := range claimed {
+		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Kind: sdk.KindUser, Source: "hr",
+			ExternalID: c.Object.ExternalID, Op: "create", Status: store.Success, TargetID: "t-" + c.Object.ExternalID, FollowReports: true}
+		if c.Object.ExternalID == "u1" {
+			if c.ManagerExt != "m1" || (c.Manager != nil && c.Manager.TargetID != "") {
+				t.Fatalf("report claimed with manager %q %+v, want m1 not linked", c.ManagerExt, c.Manager)
+			}
+			r.ManagerWait = "m1"
+			reportHub = c.Event.HubID
+		}
+		results = append(results, r)
+	}
+	if err := st.Finish(ctx, results); err != nil {
+		t.Fatal(err)
+	}
+	updates, err := st.Events(ctx, store.Filter{Ops: []string{"update"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(updates) != 1 || updates[0].HubID != reportHub || !slices.Equal(updates[0].Changed, []string{"manager"}) {
+		t.Fatalf("updates recorded: %+v; want one of the report (%s), carrying its manager", updates, reportHub)
+	}
+}
