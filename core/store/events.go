@@ -764,8 +764,8 @@ type Result struct {
 	// and parent hub id the application now holds ("" leaves them).
 	SyncedState, SyncedParent string
 	// FollowReports, for the SUCCESS of a user's create, records updates
-	// of the users it manages that received no id for it (ManagerWait),
-	// so they receive its id as their manager.
+	// of the linked users that name it as manager when any of them
+	// received no id for it (ManagerWait), so they receive its id.
 	FollowReports bool
 	// ManagerWait, for a user's SUCCESS, is its manager's external id when
 	// the manager was sent as null (not linked yet, or not in the
@@ -798,11 +798,23 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.nowUnix()
 		released := map[string][]string{}
-		// Two probes for the batch rather than one per result: most
-		// batches find nothing WAITING and no user waiting for a manager.
-		var waiting, managerWaits bool
-		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE status = 'WAITING'), EXISTS (SELECT 1 FROM manager_waits)`).Scan(&waiting, &managerWaits); err != nil {
+		// Probes for the batch rather than one per result: most batches
+		// find nothing WAITING, and no user of their target waiting for a
+		// manager.
+		var waiting bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE status = 'WAITING')`).Scan(&waiting); err != nil {
 			return err
+		}
+		managerWaits := map[string]bool{}
+		mayWait := func(target string) (bool, error) {
+			w, ok := managerWaits[target]
+			if !ok {
+				if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM manager_waits WHERE target = ?)`, target).Scan(&w); err != nil {
+					return false, err
+				}
+				managerWaits[target] = w
+			}
+			return w, nil
 		}
 		for _, r := range results {
 			fin := any(now)
@@ -819,13 +831,19 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				if err := saveLink(tx, r, now); err != nil {
 					return err
 				}
-				if r.Unlink && r.Kind == sdk.KindUser {
-					// saveLink may have recorded its reports as waiting.
-					managerWaits = true
+				if r.Unlink && r.FollowReports && r.Kind == sdk.KindUser {
+					// saveLink recorded its reports as waiting.
+					managerWaits[r.Target] = true
 				}
-				if managerWaits && r.Op == string(sdk.OpCreate) && r.FollowReports && r.Kind == sdk.KindUser {
-					if err := followReports(tx, r, now); err != nil {
+				if r.Op == string(sdk.OpCreate) && r.FollowReports && r.Kind == sdk.KindUser {
+					w, err := mayWait(r.Target)
+					if err != nil {
 						return err
+					}
+					if w {
+						if err := followReports(tx, r, now); err != nil {
+							return err
+						}
 					}
 				}
 				if r.ManagerWait != "" {
@@ -840,7 +858,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 							r.Target, r.Source, r.ManagerWait, r.HubID); err != nil {
 							return err
 						}
-						managerWaits = true
+						managerWaits[r.Target] = true
 					}
 				}
 				for _, op := range r.FollowUp {
@@ -875,8 +893,8 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 }
 
 // followReports records, for a user just created in r.Target, an update
-// of each linked user that names it as manager and received no id for it:
-// now it can.
+// of each linked user that names it as manager, when one of them waits
+// for its id (manager_waits).
 func followReports(tx *sql.Tx, r Result, now int64) error {
 	// Most users manage no one, or no one who went out before them: one
 	// probe of manager_waits rules that out.
@@ -904,13 +922,15 @@ func followReports(tx *sql.Tx, r Result, now int64) error {
 
 func saveLink(tx *sql.Tx, r Result, now int64) error {
 	if r.Unlink {
-		if r.Kind == sdk.KindUser {
+		if r.Kind == sdk.KindUser && r.FollowReports {
 			// The users it managed hold an id the application no longer
 			// has: should it be created again, they get its new one.
+			// Linked or not: one whose create is in flight goes out with
+			// the old id.
 			if _, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id)
-				SELECT l.target, u.source, ?, u.hub_id FROM objects u JOIN links l ON l.target = ? AND l.hub_id = u.hub_id AND l.target_id != ''
+				SELECT ?, u.source, ?, u.hub_id FROM objects u
 				WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
-				r.ExternalID, r.Target, r.Source, r.ExternalID, r.HubID); err != nil {
+				r.Target, r.ExternalID, r.Source, r.ExternalID, r.HubID); err != nil {
 				return err
 			}
 		}

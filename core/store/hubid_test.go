@@ -2,6 +2,7 @@ package store
 
 import (
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,10 +33,55 @@ func TestHubIDsIncrease(t *testing.T) {
 		}
 		prev, seen[id] = id, true
 	}
-	// Two generators in the same millisecond start apart.
-	h := &idGen{now: func() time.Time { return at }}
-	if a, b := g.next(), h.next(); a[12:] == b[12:] {
-		t.Errorf("two generators made %s and %s in the same millisecond", a, b)
+}
+
+// Two processes making ids in the same millisecond start at random
+// points, each below 2^47 so that counting never reaches the timestamp.
+func TestHubIDsOfTwoGeneratorsDiffer(t *testing.T) {
+	at := time.UnixMilli(1_795_000_000_000)
+	clock := func() time.Time { return at }
+	starts := map[string]bool{}
+	for range 50 {
+		id := (&idGen{now: clock}).next()
+		if id[12] > '7' {
+			t.Fatalf("id %s: the count starts at or above 2^47", id)
+		}
+		starts[id[12:]] = true
+	}
+	if len(starts) < 50 {
+		t.Errorf("50 generators in the same millisecond made %d distinct ids", len(starts))
+	}
+}
+
+func TestHubIDsAreUniqueAcrossGoroutines(t *testing.T) {
+	g := &idGen{now: time.Now}
+	const workers, each = 8, 2000
+	out := make(chan []string, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids := make([]string, 0, each)
+			for range each {
+				ids = append(ids, g.next())
+			}
+			out <- ids
+		}()
+	}
+	wg.Wait()
+	close(out)
+	seen := map[string]bool{}
+	for ids := range out {
+		for i, id := range ids {
+			if seen[id] {
+				t.Fatalf("id %s made twice", id)
+			}
+			if i > 0 && id <= ids[i-1] {
+				t.Fatalf("a goroutine got %s after %s", id, ids[i-1])
+			}
+			seen[id] = true
+		}
 	}
 }
 

@@ -17,6 +17,6 @@ CREATE TABLE manager_waits (
 INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id)
 	SELECT l.target, u.source, json_extract(u.attributes, '$.manager'), u.hub_id
 	FROM objects u JOIN links l ON l.hub_id = u.hub_id AND l.target_id != ''
-	WHERE u.kind = 'user' AND json_type(u.attributes, '$.manager') = 'text'
+	WHERE u.kind = 'user' AND json_type(u.attributes, '$.manager') = 'text' AND json_extract(u.attributes, '$.manager') != ''
 		AND NOT EXISTS (SELECT 1 FROM objects m JOIN links ml ON ml.target = l.target AND ml.hub_id = m.hub_id AND ml.target_id != ''
 			WHERE m.source = u.source AND m.kind = 'user' AND m.external_id = json_extract(u.attributes, '$.manager'));

@@ -77,9 +77,9 @@ func Open(path string) (*Store, error) {
 	// synchronous is durable across a killed process, which is the crash
 	// the engine must survive; _txlock=immediate makes a write transaction
 	// take the write lock at BEGIN, so two processes never deadlock
-	// upgrading read locks. A 32 MB page cache: new rows land at the end
-	// of their tables and indexes (hub ids increase), so a 100,000-user
-	// sync spent no more CPU with it than with 64 MB or 256 MB.
+	// upgrading read locks. A 32 MB page cache: new rows land together in
+	// their tables and indexes (hub ids increase), so a 100,000-user sync
+	// spent no more CPU with it than with 64 MB or 256 MB.
 	dsn := "file:" + path + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_cache_size=-32768&_stmt_cache_size=128"
 	db, err := sql.Open(driverName, dsn)
 	if err != nil {

@@ -202,8 +202,8 @@ func TestReportLearnsItsManagerInTheSameBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	claimed, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
-	if err != nil || len(claimed) != 2 {
-		t.Fatalf("claimed %d events (%v), want both creates", len(claimed), err)
+	if err != nil || len(claimed) != 2 || claimed[0].Object.ExternalID != "u1" {
+		t.Fatalf("claimed %d events (%v), want both creates, the report's first", len(claimed), err)
 	}
 	var results []store.Result
 	reportHub := ""

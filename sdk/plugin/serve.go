@@ -57,7 +57,9 @@ func Serve(c sdk.Connector) {
 		// plugins, and mostly waits on the network: with every CPU its
 		// idle threads spin looking for work. Half of them cut a callback
 		// target's CPU by 15 % on 2 CPUs.
-		runtime.GOMAXPROCS(max(1, runtime.NumCPU()/2))
+		// Half of what the runtime chose, which follows a container's
+		// CPU quota.
+		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)/2))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
