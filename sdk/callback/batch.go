@@ -287,11 +287,7 @@ func (r *BatchResult) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	id, err := stringOrNumber("id", raw.ID)
-	if err != nil {
-		return err
-	}
-	code, err := stringOrNumber("code", raw.Code)
+	id, code, err := idAndCode(raw.ID, raw.Code)
 	if err != nil {
 		return err
 	}

@@ -326,17 +326,23 @@ func (r *Response) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	id, err := stringOrNumber("id", raw.ID)
-	if err != nil {
-		return err
-	}
-	code, err := stringOrNumber("code", raw.Code)
+	id, code, err := idAndCode(raw.ID, raw.Code)
 	if err != nil {
 		return err
 	}
 	*r = Response(raw.plain)
 	r.ID, r.Code = id, code
 	return nil
+}
+
+// idAndCode reads the id and code of an answer, each a string or a number.
+func idAndCode(id, code json.RawMessage) (string, string, error) {
+	i, err := stringOrNumber("id", id)
+	if err != nil {
+		return "", "", err
+	}
+	c, err := stringOrNumber("code", code)
+	return i, c, err
 }
 
 func stringOrNumber(name string, raw json.RawMessage) (string, error) {
