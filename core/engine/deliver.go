@@ -524,10 +524,20 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 	case obj.State == sdk.StateDeleted:
 		return skip("the object was deleted since")
 	case (ev.Op == "disable" || ev.Op == "enable") && linked:
-		if ev.Op == "disable" && disabledPolicy == "keep" {
+		// The state to send is the object's now, not the one recorded: a
+		// manual retry of an old disable runs after a newer enable, and
+		// must not disable the account again.
+		want := sdk.OpEnable
+		if obj.State == sdk.StateDisabled {
+			want = sdk.OpDisable
+		}
+		if string(want) != ev.Op && c.Link.SyncedState == string(obj.State) {
+			return skip("the application already holds the object's current state")
+		}
+		if want == sdk.OpDisable && disabledPolicy == "keep" {
 			return skip("policy keep: the account stays enabled")
 		}
-		op.Op = sdk.Op(ev.Op)
+		op.Op = want
 		res.SyncedState = string(obj.State)
 	default:
 		mapped, err := x.outbound(ctx, c, linked && ev.Op != "full")

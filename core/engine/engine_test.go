@@ -617,6 +617,56 @@ func TestManualRetryReleasesWaitingDependents(t *testing.T) {
 	}
 }
 
+// A failed disable retried by hand after a newer enable has succeeded
+// must not disable the account again: the retry sends the object's state
+// now, and here the application already holds it.
+func TestManualRetryOfAnOldDisableDoesNotOvertakeTheEnable(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][2] = "停用"
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v; want the disable FAILED", rep.Targets[0].Counts)
+	}
+	h.rows["E00003"][2] = "在职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	evs := e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"})
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Trigger+" "+ev.Op+" "+string(ev.Status))
+	}
+	want := []string{"manual disable SKIPPED", "incremental enable SUCCESS", "incremental disable FAILURE", "incremental create SUCCESS"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events of 员工3, newest first (-want +got):\n%s", diff)
+	}
+}
+
+// A failed enable retried by hand after a newer disable has succeeded
+// leaves the account disabled.
+func TestManualRetryOfAnOldEnableDoesNotOvertakeTheDisable(t *testing.T) {
+	h := newHR(10)
+	h.rows["E00003"][2] = "停用"
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][2] = "在职"
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v; want the enable FAILED", rep.Targets[0].Counts)
+	}
+	h.rows["E00003"][2] = "停用"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	if u, ok := findUser(e, "员工3"); !ok || !u.Disabled {
+		t.Fatalf("员工3 held as %+v (found %v); want disabled", u, ok)
+	}
+}
+
 // drift changes what the application holds behind the hub's back.
 func drift(t *testing.T, app *failingApp, op sdk.Operation) {
 	t.Helper()
