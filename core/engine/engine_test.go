@@ -617,26 +617,35 @@ func TestManualRetryReleasesWaitingDependents(t *testing.T) {
 	}
 }
 
-// A failed disable retried by hand after a newer enable has succeeded
-// must not disable the account again: the retry sends the object's state
-// now, and here the application already holds it.
-func TestManualRetryOfAnOldDisableDoesNotOvertakeTheEnable(t *testing.T) {
+// retryAfterNewerState sets 员工3's status column to old, has the
+// application reject the event that carries it, sets it to newer and syncs
+// that, then retries the failure by hand and syncs.
+func retryAfterNewerState(t *testing.T, initial, old, newer string) *env {
+	t.Helper()
 	h := newHR(10)
+	h.rows["E00003"][2] = initial
 	e := newEnv(t, h)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	h.rows["E00003"][2] = "停用"
+	h.rows["E00003"][2] = old
 	e.app.FailNext(receiver.Reject("E42", "rejected"))
 	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
-		t.Fatalf("counts %v; want the disable FAILED", rep.Targets[0].Counts)
+		t.Fatalf("counts %v; want the change to %s FAILED", rep.Targets[0].Counts, old)
 	}
-	h.rows["E00003"][2] = "在职"
+	h.rows["E00003"][2] = newer
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	retryAll(t, e)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()
-	evs := e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"})
+	return e
+}
+
+// A failed disable retried by hand after a newer enable has succeeded
+// must not disable the account again: the retry sends the object's state
+// now, and here the application already holds it.
+func TestManualRetryOfAnOldDisableDoesNotOvertakeTheEnable(t *testing.T) {
+	e := retryAfterNewerState(t, "在职", "停用", "在职")
 	var got []string
-	for _, ev := range evs {
+	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"}) {
 		got = append(got, ev.Trigger+" "+ev.Op+" "+string(ev.Status))
 	}
 	want := []string{"manual disable SKIPPED", "incremental enable SUCCESS", "incremental disable FAILURE", "incremental create SUCCESS"}
@@ -648,20 +657,7 @@ func TestManualRetryOfAnOldDisableDoesNotOvertakeTheEnable(t *testing.T) {
 // A failed enable retried by hand after a newer disable has succeeded
 // leaves the account disabled.
 func TestManualRetryOfAnOldEnableDoesNotOvertakeTheDisable(t *testing.T) {
-	h := newHR(10)
-	h.rows["E00003"][2] = "停用"
-	e := newEnv(t, h)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	h.rows["E00003"][2] = "在职"
-	e.app.FailNext(receiver.Reject("E42", "rejected"))
-	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
-		t.Fatalf("counts %v; want the enable FAILED", rep.Targets[0].Counts)
-	}
-	h.rows["E00003"][2] = "停用"
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	retryAll(t, e)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	e.check()
+	e := retryAfterNewerState(t, "停用", "在职", "停用")
 	if u, ok := findUser(e, "员工3"); !ok || !u.Disabled {
 		t.Fatalf("员工3 held as %+v (found %v); want disabled", u, ok)
 	}
