@@ -403,7 +403,9 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 		go func() {
 			if x.limiter != nil {
 				if err := x.limiter.Wait(ctx); err != nil {
-					results <- x.failed(cl.c, cl.res, err)
+					// Only a cancelled run stops the wait: the context
+					// has no deadline.
+					results <- unattempted(cl.res)
 					return
 				}
 			}
@@ -452,6 +454,13 @@ func (x *executor) failed(c *store.Claimed, res store.Result, err error) store.R
 	return res
 }
 
+// unattempted is the result of an event the run stopped before it was
+// sent: it goes back to the queue as it was, for the next run.
+func unattempted(res store.Result) store.Result {
+	res.Status, res.Unattempted = store.Queuing, true
+	return res
+}
+
 // backoff is the wait before attempt n+1: exponential from base, capped
 // at 5 minutes, with ±20% jitter, and never less than the application's
 // Retry-After.
@@ -490,6 +499,9 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 	inScope := true
 	if x.t.Scope.Limited() && ev.Op != "delete" && obj.State != sdk.StateDeleted {
 		in, err := x.t.Scope.Contains(ctx, obj.Kind, obj.ExternalID, c.Chain, obj.Attributes)
+		if err != nil && ctx.Err() != nil {
+			return op, unattempted(res), nil, false
+		}
 		if err != nil {
 			res.Status = store.Failure
 			res.ErrCategory = string(sdk.CategoryPermanent)
@@ -541,6 +553,10 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		res.SyncedState = string(obj.State)
 	default:
 		mapped, err := x.outbound(ctx, c, linked && ev.Op != "full")
+		if err != nil && ctx.Err() != nil {
+			// The mapping was interrupted, not wrong.
+			return op, unattempted(res), nil, false
+		}
 		if err != nil {
 			res.Status = store.Failure
 			res.ErrCategory = string(sdk.CategoryPermanent)

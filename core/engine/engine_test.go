@@ -985,3 +985,43 @@ func TestCancelledSyncRecordsWhatWasSent(t *testing.T) {
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()
 }
+
+// A cancel that interrupts a mapping is the run's end, not the event's
+// failure: the event goes back to the queue, its attempt not counted, and
+// the next sync sends it.
+func TestCancelInterruptingAMappingFailsNothing(t *testing.T) {
+	// The users are claimed in two batches, the first of 512. Each mapping
+	// takes about a millisecond, so the cancel, once 300 have ended, comes
+	// while the second batch is mapped. (A mapping's clock stands still: a
+	// loop on Date.now() would run until the script timeout.)
+	e := newEnv(t, newHR(700))
+	e.mapping = `mapping "user" {
+    attribute "displayName" { script = "(() => { let n = 0; for (let i = 0; i < 8000; i++) { n += i } return record.name })()" }
+    attribute "title"       { from = "title" }
+  }`
+	e.write()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	progress := func(p engine.Progress) {
+		if p.Stage == "deliver" && p.Done >= 300 {
+			once.Do(cancel)
+		}
+	}
+	eng, done := openEngine(t, e.dir, e.db, engine.Options{Progress: progress})
+	rep := eng.Sync(ctx, engine.SyncOptions{RetryWait: 10 * time.Second})
+	done()
+	if len(rep.Targets) != 1 || rep.Targets[0].Counts[store.Success] == 0 || rep.Targets[0].Left == 0 {
+		t.Fatalf("target reports %+v: want a delivery cut short after some successes", rep.Targets)
+	}
+	if failed := e.events(store.Filter{Statuses: []store.Status{store.Failure}}); len(failed) != 0 {
+		t.Fatalf("%d events ended FAILURE when the sync was cancelled, e.g. %s: %s", len(failed), failed[0].DisplayName, failed[0].ErrorMessage)
+	}
+	for _, ev := range e.events(store.Filter{Statuses: []store.Status{store.Queuing}}) {
+		if ev.Attempts != 0 {
+			t.Fatalf("event %d (%s) was never sent and counts %d attempts", ev.ID, ev.DisplayName, ev.Attempts)
+		}
+	}
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}

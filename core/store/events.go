@@ -700,6 +700,10 @@ const (
 	finishEvent = `UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
 			outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
 			finished_at = ?, owner = '' WHERE id = ?`
+	// unattempted returns a RUNNING event to the queue, due now, without
+	// the attempt its claim counted.
+	unattempted = `UPDATE events SET status = 'QUEUING', attempts = max(attempts - 1, 0), next_attempt_at = 0,
+			updated_at = ?, owner = '' WHERE id = ? AND status = 'RUNNING'`
 	// releaseNext starts the next event of each lane in a JSON array of hub
 	// ids. INDEXED BY: planned on (target, status), the lookup scans every
 	// PENDING event of the target, quadratic over a large sync.
@@ -777,6 +781,11 @@ type Result struct {
 	FollowUp []string
 	// RetryAt, when set with Status QUEUING, schedules the next attempt.
 	RetryAt time.Time
+	// Unattempted returns a claimed event to the queue as it was, its
+	// attempt not counted: the run stopped before the event was sent (a
+	// cancelled sync interrupts its mapping, or its wait for the rate
+	// limit). Status and the other fields are ignored.
+	Unattempted bool
 
 	// synced is Synced encoded by Encode.
 	synced []byte
@@ -817,6 +826,12 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			return w, nil
 		}
 		for _, r := range results {
+			if r.Unattempted {
+				if _, err := tx.Exec(unattempted, now, r.EventID); err != nil {
+					return err
+				}
+				continue
+			}
 			fin := any(now)
 			next := int64(0)
 			if !r.Status.Finished() {
