@@ -156,6 +156,12 @@ const (
 	// CategoryConflict: the application holds the object under an id the
 	// hub does not know (an "already exists" answer); an operator links it.
 	CategoryConflict Category = "conflict"
+	// CategoryNotFound: the application does not hold the object the
+	// operation names (it was deleted there, behind the hub's back). The
+	// host forgets the link and creates the object again; a delete, or
+	// the disable of an object gone from the hub, has nothing left to do.
+	// Never returned for a create.
+	CategoryNotFound Category = "not_found"
 )
 
 // Retryable reports whether the host should retry a failure of category c.

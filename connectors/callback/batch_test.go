@@ -256,6 +256,8 @@ func TestBatchMixedResults(t *testing.T) {
 	for i := range ops {
 		ops[i] = userCreate(i)
 	}
+	// An update of an account the application no longer holds.
+	ops[5] = sdk.Operation{ID: "e-gone", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u-gone", TargetID: "user-404"}
 	res, errs := applyAll(c, ops)
 	if len(s.requests) != 1 {
 		t.Fatalf("%d requests, want the 6 events in one batch: %v", len(s.requests), s.requests)
@@ -272,6 +274,7 @@ func TestBatchMixedResults(t *testing.T) {
 		2: {sdk.CategoryRetryable, 503, "", "maintenance", 30 * time.Second},
 		3: {sdk.CategoryConflict, 409, "", "held by another account", 0},
 		4: {sdk.CategoryRateLimited, 429, "", "slow down", 7 * time.Second},
+		5: {sdk.CategoryNotFound, 404, "not_found", `object not found: no user with id "user-404"`, 0},
 	}
 	for i := range ops {
 		w, fails := want[i]

@@ -488,6 +488,16 @@ func TestErrors(t *testing.T) {
 			op: update, status: 404, body: "no such page",
 			want: &sdk.Error{Category: sdk.CategoryPermanent, Message: "Not Found", HTTPStatus: 404, BodyExcerpt: "no such page"},
 		},
+		"404 not_found": {
+			op: update, status: 404, body: `{"status":"error","code":"not_found","message":"no user with id 7"}`,
+			want: &sdk.Error{Category: sdk.CategoryNotFound, Code: "not_found", Message: "no user with id 7", HTTPStatus: 404,
+				BodyExcerpt: `{"status":"error","code":"not_found","message":"no user with id 7"}`},
+		},
+		"404 not_found to a create": {
+			op: create, status: 404, body: `{"status":"error","code":"not_found"}`,
+			want: &sdk.Error{Category: sdk.CategoryPermanent, Code: "not_found", Message: "Not Found", HTTPStatus: 404,
+				BodyExcerpt: `{"status":"error","code":"not_found"}`},
+		},
 		"422 with a long body": {
 			op: update, status: 422, body: longBody,
 			want: &sdk.Error{Category: sdk.CategoryPermanent, Message: "Unprocessable Entity", HTTPStatus: 422, BodyExcerpt: longBody[:512]},
@@ -557,6 +567,7 @@ func TestErrors(t *testing.T) {
 func TestAnswers(t *testing.T) {
 	create := sdk.Operation{ID: "e1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "u1"}
 	update := sdk.Operation{ID: "e2", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u1", TargetID: "7"}
+	del := sdk.Operation{ID: "e3", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: "u1", TargetID: "7"}
 	tests := map[string]struct {
 		op     sdk.Operation
 		status int
@@ -570,6 +581,7 @@ func TestAnswers(t *testing.T) {
 		"update, text":          {op: update, status: 200, body: "OK", want: sdk.Result{Status: 200, BodyExcerpt: "OK"}},
 		"update, new id":        {op: update, status: 200, body: `{"id":"8"}`, want: sdk.Result{TargetID: "8", Status: 200, BodyExcerpt: `{"id":"8"}`}},
 		"update, unknown field": {op: update, status: 200, body: `{"data":[1]}`, want: sdk.Result{Status: 200, BodyExcerpt: `{"data":[1]}`}},
+		"delete, not held":      {op: del, status: 404, body: `{"status":"error","code":"not_found"}`, want: sdk.Result{Status: 404, BodyExcerpt: `{"status":"error","code":"not_found"}`}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

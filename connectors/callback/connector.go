@@ -276,6 +276,11 @@ func (c *Connector) result(op sdk.Operation, a *answer) (sdk.Result, error) {
 		return fail(sdk.CategoryRateLimited, "the application asked to slow down")
 	case s == http.StatusRequestTimeout || s == http.StatusTooEarly || s >= 500:
 		return fail(sdk.CategoryRetryable, http.StatusText(s))
+	case s == http.StatusNotFound && r.Code == wire.CodeNotFound && op.Op == sdk.OpDelete:
+		return sdk.Result{Status: s, BodyExcerpt: excerpt}, nil // already gone
+	case s == http.StatusNotFound && r.Code == wire.CodeNotFound && op.Op != sdk.OpCreate:
+		// Only with the code: a bare 404 may be a wrong url.
+		return fail(sdk.CategoryNotFound, fmt.Sprintf("the application does not hold %s %s (deleted there?)", op.Kind, op.HubID))
 	case s == http.StatusConflict:
 		msg := "the application already holds this object under an id the hub does not know"
 		if r.ID != "" {

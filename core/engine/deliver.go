@@ -445,6 +445,20 @@ func (x *executor) failed(c *store.Claimed, res store.Result, err error) store.R
 	res.ErrCategory, res.ErrCode = string(se.Category), se.Code
 	res.ErrMessage = se.Error()
 	res.RespStatus, res.Excerpt = se.HTTPStatus, se.BodyExcerpt
+	if se.Category == sdk.CategoryNotFound && res.Op != string(sdk.OpCreate) {
+		if res.Op == string(sdk.OpDelete) || res.Orphan {
+			// A delete, or the policy's disable of an object gone from
+			// the hub: the account is gone already.
+			res.Status, res.Unlink, res.FollowReports = store.Success, true, x.mapsManager
+			res.Orphan, res.SyncedState = false, ""
+			return res
+		}
+		// Deleted in the application behind the hub's back: forget the
+		// link, and the event runs again at once, as a create.
+		res.Status, res.Forget, res.FollowReports = store.Queuing, true, x.mapsManager
+		res.RetryAt = time.Now()
+		return res
+	}
 	if se.Category.Retryable() && c.Event.Attempts < x.t.MaxAttempts {
 		res.Status = store.Queuing
 		res.RetryAt = time.Now().Add(backoff(x.e.opts.BackoffBase, c.Event.Attempts, se.RetryAfter))
@@ -477,6 +491,19 @@ func backoff(base time.Duration, attempts int, retryAfter time.Duration) time.Du
 func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation, res store.Result, synced sdk.Attributes, ok bool) {
 	ev, obj := c.Event, c.Object
 	res = store.Result{EventID: ev.ID, Target: x.t.Name, HubID: ev.HubID, Op: ev.Op, Kind: obj.Kind, Source: obj.Source, ExternalID: obj.ExternalID}
+	// A manual retry is derived afresh from the object's state now, not
+	// from the operation that failed: a delete when the object is gone,
+	// otherwise what brings the application to the object's current
+	// values, state and parent (as a target sync of changed objects does).
+	// So a retried delete of someone re-hired since does not remove the
+	// new account, and a retried disable does not undo a newer enable.
+	evOp := ev.Op
+	if ev.Trigger == "manual" {
+		evOp = "changed"
+		if obj.State == sdk.StateDeleted {
+			evOp = "delete"
+		}
+	}
 	op = sdk.Operation{
 		ID: eventKey(ev.ID), Kind: ev.Kind, HubID: ev.HubID, TargetID: c.Link.TargetID,
 		DisplayName: obj.DisplayName, Parent: c.Parent, Orgs: c.Orgs,
@@ -497,7 +524,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		parentHub = c.Parent.HubID
 	}
 	inScope := true
-	if x.t.Scope.Limited() && ev.Op != "delete" && obj.State != sdk.StateDeleted {
+	if x.t.Scope.Limited() && evOp != "delete" && obj.State != sdk.StateDeleted {
 		in, err := x.t.Scope.Contains(ctx, obj.Kind, obj.ExternalID, c.Chain, obj.Attributes)
 		if err != nil && ctx.Err() != nil {
 			return op, unattempted(res), nil, false
@@ -513,7 +540,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 	switch {
 	case !inScope && !everSent:
 		return skip("out of scope")
-	case !inScope || ev.Op == "delete":
+	case !inScope || evOp == "delete":
 		// Leaving scope is handled like a deletion, by the policy.
 		if !everSent {
 			return skip("never created")
@@ -535,7 +562,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		}
 	case obj.State == sdk.StateDeleted:
 		return skip("the object was deleted since")
-	case (ev.Op == "disable" || ev.Op == "enable") && linked:
+	case (evOp == "disable" || evOp == "enable") && linked:
 		// The state to send is the object's now, not the one recorded: a
 		// manual retry of an old disable runs after a newer enable, and
 		// must not disable the account again.
@@ -543,7 +570,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		if obj.State == sdk.StateDisabled {
 			want = sdk.OpDisable
 		}
-		if string(want) != ev.Op && c.Link.SyncedState == string(obj.State) {
+		if string(want) != evOp && c.Link.SyncedState == string(obj.State) {
 			return skip("the application already holds the object's current state")
 		}
 		if want == sdk.OpDisable && disabledPolicy == "keep" {
@@ -552,7 +579,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		op.Op = want
 		res.SyncedState = string(obj.State)
 	default:
-		mapped, err := x.outbound(ctx, c, linked && ev.Op != "full")
+		mapped, err := x.outbound(ctx, c, linked && evOp != "full")
 		if err != nil && ctx.Err() != nil {
 			// The mapping was interrupted, not wrong.
 			return op, unattempted(res), nil, false
@@ -564,7 +591,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			return op, res, nil, false
 		}
 		res.SyncedParent = parentHub
-		full := ev.Op == "full" || ev.Op == "changed"
+		full := evOp == "full" || evOp == "changed"
 		switch {
 		case full && linked:
 			// A target full sync: all mapped attributes (or the changed ones),
@@ -572,7 +599,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			var follow []string
 			switch {
 			case obj.State == sdk.StateDisabled && disabledPolicy != "keep" &&
-				(ev.Op == "full" || c.Link.SyncedState != string(sdk.StateDisabled)):
+				(evOp == "full" || c.Link.SyncedState != string(sdk.StateDisabled)):
 				// A full sync disables every disabled account again, even one
 				// the link says is disabled: an account re-enabled behind the
 				// hub's back is the drift that matters most.
@@ -584,15 +611,8 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				follow = append(follow, "move")
 			}
 			attrs := mapped
-			if ev.Op == "changed" && c.Link.Synced != nil {
-				attrs = sdk.Attributes{}
-				for _, name := range store.ChangedNames(c.Link.Synced, mapped) {
-					if v, ok := mapped[name]; ok {
-						attrs[name] = v
-					} else {
-						attrs[name] = sdk.Null()
-					}
-				}
+			if evOp == "changed" && c.Link.Synced != nil {
+				attrs = changedAttributes(c.Link.Synced, mapped, x.t.Mappings[obj.Kind])
 				res.MergeSync = true
 			}
 			if len(attrs) == 0 {
@@ -623,16 +643,16 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			op.Attributes = mapped
 			synced = mapped
 			res.SyncedState = string(sdk.StateActive)
-			if obj.State == sdk.StateDisabled && ev.Op != "create" && disabledPolicy != "keep" {
+			if obj.State == sdk.StateDisabled && evOp != "create" && disabledPolicy != "keep" {
 				// Also what a disable of an object the application does not
 				// hold yet becomes: derived afresh, a create, then the disable.
 				// The create carries no state: a disabled object created
 				// outside its create event is disabled right after.
 				res.FollowUp = append(res.FollowUp, "disable")
 			}
-		case ev.Op == "move":
+		case evOp == "move":
 			op.Op = sdk.OpMove
-		case ev.Op == "create" || c.Link.Synced == nil:
+		case evOp == "create" || c.Link.Synced == nil:
 			op.Op = sdk.OpUpdate
 			op.Attributes = mapped
 			synced = mapped
@@ -645,17 +665,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				res.SyncedParent = c.Link.SyncedParent
 			}
 		default:
-			changed := sdk.Attributes{}
-			m := x.t.Mappings[obj.Kind]
-			for _, name := range store.ChangedNames(c.Link.Synced, mapped) {
-				if v, ok := mapped[name]; ok {
-					changed[name] = v
-				} else if m == nil || !m.CreateOnly(name) {
-					// Gone from the mapping's output; a create_only attribute
-					// is only left out of updates.
-					changed[name] = sdk.Null()
-				}
-			}
+			changed := changedAttributes(c.Link.Synced, mapped, x.t.Mappings[obj.Kind])
 			if len(changed) == 0 {
 				return skip("no mapped attribute changed")
 			}
@@ -669,6 +679,21 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 	res.Op = string(op.Op)
 	res.Request = requestJSON(op, x.t.Mappings[ev.Kind])
 	return op, res, synced, true
+}
+
+// changedAttributes is what an update sends: the mapped values that differ
+// from the last synced ones, and null for an attribute gone from the
+// mapping's output (a create_only attribute is only left out of updates).
+func changedAttributes(synced, mapped sdk.Attributes, m *mapping.Mapping) sdk.Attributes {
+	out := sdk.Attributes{}
+	for _, name := range store.ChangedNames(synced, mapped) {
+		if v, ok := mapped[name]; ok {
+			out[name] = v
+		} else if m == nil || !m.CreateOnly(name) {
+			out[name] = sdk.Null()
+		}
+	}
+	return out
 }
 
 // outbound maps a hub object to the target's attributes; a kind without a

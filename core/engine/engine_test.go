@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -648,7 +649,7 @@ func TestManualRetryOfAnOldDisableDoesNotOvertakeTheEnable(t *testing.T) {
 	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"}) {
 		got = append(got, ev.Trigger+" "+ev.Op+" "+string(ev.Status))
 	}
-	want := []string{"manual disable SKIPPED", "incremental enable SUCCESS", "incremental disable FAILURE", "incremental create SUCCESS"}
+	want := []string{"manual update SKIPPED", "incremental enable SUCCESS", "incremental disable FAILURE", "incremental create SUCCESS"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events of 员工3, newest first (-want +got):\n%s", diff)
 	}
@@ -663,6 +664,79 @@ func TestManualRetryOfAnOldEnableDoesNotOvertakeTheDisable(t *testing.T) {
 	}
 }
 
+// A failed delete retried by hand after the person was re-hired (the same
+// employee id) must not remove the re-hired account: the retry is derived
+// from the object's state now.
+func TestManualRetryOfADeleteAfterAReHireKeepsTheAccount(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][2] = "离职"
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v; want the delete FAILED", rep.Targets[0].Counts)
+	}
+	h.rows["E00003"][2] = "在职"
+	h.rows["E00003"][1] = "星河集团/销售部"
+	h.rows["E00003"][3] = "返聘顾问"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	var got []string
+	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"}) {
+		got = append(got, ev.Trigger+" "+ev.Op+" "+string(ev.Status))
+	}
+	if got[0] != "manual update SKIPPED" {
+		t.Errorf("events of 员工3, newest first: %q; want the retry SKIPPED as an update with nothing to send", got)
+	}
+}
+
+// A re-hire into another department, while the application still holds
+// the account (the delete failed), runs as an update and then a move. A
+// transient failure of the update must not lose the move.
+func TestReHireMovesAfterATransientFailure(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][2] = "离职"
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	e.sync(engine.SyncOptions{})
+	h.rows["E00003"][2] = "在职"
+	h.rows["E00003"][1] = "星河集团/销售部/华东区"
+	e.app.FailNext(receiver.RetryLater(0, "busy"))
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}
+
+// Under user_deleted = "disable", a delete runs as a disable. Neither a
+// transient failure (retried automatically) nor a manual retry of a
+// failed one may lose it: the person's account ends disabled.
+func TestDeleteRunAsDisableSurvivesFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail error
+	}{
+		{"transient", receiver.RetryLater(0, "busy")},
+		{"retried by hand", receiver.Reject("E42", "rejected")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHR(10)
+			e := newEnv(t, h)
+			e.tExtra = `policy { user_deleted = "disable" }`
+			mustSucceed(t, e.sync(engine.SyncOptions{}))
+			h.rows["E00003"][2] = "离职"
+			e.app.FailNext(tc.fail)
+			e.sync(engine.SyncOptions{})
+			retryAll(t, e)
+			mustSucceed(t, e.sync(engine.SyncOptions{}))
+			if o, ok := findUser(e, "员工3"); !ok || !o.Disabled {
+				t.Fatalf("员工3 after leaving: held %v, %+v; want kept and disabled", ok, o)
+			}
+		})
+	}
+}
+
 // drift changes what the application holds behind the hub's back.
 func drift(t *testing.T, app *failingApp, op sdk.Operation) {
 	t.Helper()
@@ -673,6 +747,41 @@ func drift(t *testing.T, app *failingApp, op sdk.Operation) {
 	if _, err := app.MemoryApp.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An account deleted in the application behind the hub's back is created
+// again by the next event that addresses it (the application answers 404
+// not_found), and the users it manages get its new id.
+func TestAnAccountDeletedInTheApplicationIsCreatedAgain(t *testing.T) {
+	h := newHR(12)
+	e := newManagerEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	old, _ := findUser(e, "员工1")
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: old.HubID, TargetID: old.ID})
+	// A move: the event that finds the account gone is not a create's
+	// kind of event, and what it would have sent alone is not enough.
+	h.rows["E00001"][1] = "星河集团/销售部/华东区"
+	h.rows["E00001"][3] = "总监"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	e.checkManagers()
+	now, _ := findUser(e, "员工1")
+	if now.ID == old.ID {
+		t.Fatalf("员工1 is held under its old id %s: the test proves nothing", old.ID)
+	}
+	var got []string
+	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工1"}) {
+		got = append(got, ev.Op+" "+string(ev.Status))
+	}
+	// The event that met the 404 ran as a create.
+	if n := slices.Index(got, "create SUCCESS"); n < 0 || !slices.Contains(got[n+1:], "create SUCCESS") {
+		t.Errorf("events of 员工1, newest first: %q; want the first create and one that made the account again", got)
+	}
+	// A delete of an account already gone there is done.
+	drift(t, e.app, sdk.Operation{ID: "x2", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: now.HubID, TargetID: now.ID})
+	h.rows["E00001"][2] = "离职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
 }
 
 func TestTargetFullSyncRepairsDrift(t *testing.T) {

@@ -697,7 +697,7 @@ func (s *Store) MarkCreateSent(ctx context.Context, target string, hubIDs []stri
 // them prepared by their text (_stmt_cache_size), so a batch pays for
 // none of their preparation.
 const (
-	finishEvent = `UPDATE events SET status = ?, op = ?, request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
+	finishEvent = `UPDATE events SET status = ?, op = COALESCE(NULLIF(?, ''), op), request = ?, response_status = ?, response_id = ?, response_excerpt = ?,
 			outcome = ?, error_category = ?, error_code = ?, error_message = ?, reason = ?, next_attempt_at = ?, updated_at = ?,
 			finished_at = ?, owner = '' WHERE id = ?`
 	// unattempted returns a RUNNING event to the queue, due now, without
@@ -781,6 +781,12 @@ type Result struct {
 	FollowUp []string
 	// RetryAt, when set with Status QUEUING, schedules the next attempt.
 	RetryAt time.Time
+	// Forget, with Status QUEUING, says the application does not hold the
+	// object: the link forgets its id, last-synced values, state and
+	// parent (it keeps the reserved unique values), so the event's next
+	// attempt creates the object again, and the users it manages learn
+	// the new id.
+	Forget bool
 	// Unattempted returns a claimed event to the queue as it was, its
 	// attempt not counted: the run stopped before the event was sent (a
 	// cancelled sync interrupts its mapping, or its wait for the rate
@@ -834,13 +840,24 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			}
 			fin := any(now)
 			next := int64(0)
+			op := r.Op
 			if !r.Status.Finished() {
 				fin = nil
 				next = r.RetryAt.UnixMilli()
+				// An event to be tried again keeps its operation: the next
+				// attempt is planned from it again (a re-hire's create runs
+				// as an update with a move after it; recorded as an update,
+				// its retry would send no move).
+				op = ""
 			}
-			if _, err := tx.Exec(finishEvent, string(r.Status), r.Op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
+			if _, err := tx.Exec(finishEvent, string(r.Status), op, r.Request, r.RespStatus, r.RespID, r.Excerpt, r.Outcome, r.ErrCategory, r.ErrCode,
 				r.ErrMessage, r.Reason, next, now, fin, r.EventID); err != nil {
 				return err
+			}
+			if r.Forget {
+				if err := forgetLink(tx, r, now); err != nil {
+					return err
+				}
 			}
 			if r.Status == Success {
 				if err := saveLink(tx, r, now); err != nil {
@@ -882,10 +899,12 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 						return err
 					}
 				}
-				if waiting {
-					if _, err := tx.Exec(wakeWaiting, now, r.Target, r.HubID); err != nil {
-						return err
-					}
+			}
+			if waiting && (r.Status == Success || r.Status == Skipped) {
+				// What waits on the object is re-evaluated when it is
+				// claimed: it waits again only on a failure.
+				if _, err := tx.Exec(wakeWaiting, now, r.Target, r.HubID); err != nil {
+					return err
 				}
 			}
 			if r.Status == Skipped && r.Orphan {
@@ -935,17 +954,38 @@ func followReports(tx *sql.Tx, r Result, now int64) error {
 	return err
 }
 
+// reportsWait records that the users r's user manages hold an id the
+// application no longer has: should it be created again, they get its
+// new one. Linked or not: one whose create is in flight goes out with the
+// old id.
+func reportsWait(tx *sql.Tx, r Result) error {
+	if r.Kind != sdk.KindUser {
+		return nil
+	}
+	_, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id)
+		SELECT ?, u.source, ?, u.hub_id FROM objects u
+		WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
+		r.Target, r.ExternalID, r.Source, r.ExternalID, r.HubID)
+	return err
+}
+
+// forgetLink unlinks an object the application no longer holds, keeping
+// its reserved values, for a create to follow.
+func forgetLink(tx *sql.Tx, r Result, now int64) error {
+	if r.FollowReports {
+		if err := reportsWait(tx, r); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(`UPDATE links SET target_id = '', synced = NULL, synced_state = '', synced_parent = '', state = 'linked', updated_at = ?
+		WHERE target = ? AND hub_id = ?`, now, r.Target, r.HubID)
+	return err
+}
+
 func saveLink(tx *sql.Tx, r Result, now int64) error {
 	if r.Unlink {
-		if r.Kind == sdk.KindUser && r.FollowReports {
-			// The users it managed hold an id the application no longer
-			// has: should it be created again, they get its new one.
-			// Linked or not: one whose create is in flight goes out with
-			// the old id.
-			if _, err := tx.Exec(`INSERT OR IGNORE INTO manager_waits (target, source, manager_ext, hub_id)
-				SELECT ?, u.source, ?, u.hub_id FROM objects u
-				WHERE u.source = ? AND u.kind = 'user' AND json_extract(u.attributes, '$.manager') = ? AND u.hub_id != ?`,
-				r.Target, r.ExternalID, r.Source, r.ExternalID, r.HubID); err != nil {
+		if r.FollowReports {
+			if err := reportsWait(tx, r); err != nil {
 				return err
 			}
 		}
@@ -1149,14 +1189,28 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 		return 0, &ErrNotRetryable{fmt.Sprintf("event %d is %s; only a FAILURE is retried", id, status)}
 	}
 	var state string
-	var tid sql.NullString
+	var tid, syncedState sql.NullString
 	var sent sql.NullBool
-	if err := tx.QueryRow(`SELECT o.state, l.target_id, l.create_sent FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ? WHERE o.hub_id = ?`,
-		target, hubID).Scan(&state, &tid, &sent); err != nil {
+	if err := tx.QueryRow(`SELECT o.state, l.target_id, l.create_sent, l.synced_state FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ? WHERE o.hub_id = ?`,
+		target, hubID).Scan(&state, &tid, &sent, &syncedState); err != nil {
 		return 0, err
 	}
 	if state == string(sdk.StateDeleted) && tid.String == "" && !sent.Bool {
 		return 0, &ErrNotRetryable{fmt.Sprintf("event %d: the object was deleted and was never created in %s", id, target)}
+	}
+	// The retry is derived afresh from the object's state when it runs;
+	// its operation says what that state calls for now, for whoever reads
+	// the queue (the event records what ran once it has).
+	op := string(sdk.OpUpdate)
+	switch {
+	case state == string(sdk.StateDeleted):
+		op = string(sdk.OpDelete)
+	case tid.String == "":
+		op = string(sdk.OpCreate)
+	case state == string(sdk.StateDisabled) && syncedState.String != string(sdk.StateDisabled):
+		op = string(sdk.OpDisable)
+	case state == string(sdk.StateActive) && syncedState.String == string(sdk.StateDisabled):
+		op = string(sdk.OpEnable)
 	}
 	st := Queuing
 	var busy int
@@ -1167,7 +1221,7 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 		st = Pending
 	}
 	res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id, retry_of)
-		SELECT target, hub_id, kind, display_name, op, 'manual', ?, changed, seqs, ?, ?, run_id, id FROM events WHERE id = ?`, string(st), now, now, id)
+		SELECT target, hub_id, kind, display_name, ?, 'manual', ?, changed, seqs, ?, ?, run_id, id FROM events WHERE id = ?`, op, string(st), now, now, id)
 	if err != nil {
 		return 0, err
 	}

@@ -230,3 +230,75 @@ func TestReportLearnsItsManagerInTheSameBatch(t *testing.T) {
 		t.Fatalf("updates recorded: %+v; want one of the report (%s), carrying its manager", updates, reportHub)
 	}
 }
+
+// What waits on an object is re-evaluated when the object's event ends
+// SKIPPED, not only when one succeeds: a retry of a failed department
+// that needed no call must not leave its users WAITING for ever.
+func TestASkippedEventReleasesWhatWaitsOnIt(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runID, err := st.StartRun(ctx, "source", "hr", "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{
+		{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}},
+		{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, ParentExt: "d1", Orgs: []string{"d1"}, Attributes: sdk.Attributes{}},
+	}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
+		t.Fatal(err)
+	}
+	claim := func() []*store.Claimed {
+		t.Helper()
+		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	finish := func(c *store.Claimed, status store.Status) {
+		t.Helper()
+		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: c.Event.Op, Kind: c.Object.Kind, Status: status}
+		if err := st.Finish(ctx, []store.Result{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := claim()
+	if len(got) != 1 || got[0].Object.ExternalID != "d1" {
+		t.Fatalf("claimed %d events, want the department's alone", len(got))
+	}
+	failed := got[0].Event.ID
+	finish(got[0], store.Failure)
+	if got := claim(); len(got) != 0 {
+		t.Fatalf("claimed %s while its department's create failed", got[0].Object.ExternalID)
+	}
+	if w := len(mustEvents(t, st, store.Waiting)); w != 1 {
+		t.Fatalf("%d events WAITING, want the user's", w)
+	}
+	if _, err := st.Retry(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	got = claim()
+	if len(got) != 1 || got[0].Object.ExternalID != "d1" {
+		t.Fatalf("claimed %d events, want the department's retry", len(got))
+	}
+	finish(got[0], store.Skipped)
+	if got := claim(); len(got) != 1 || got[0].Object.ExternalID != "u1" {
+		t.Fatalf("claimed %d events after the department's retry was SKIPPED; want the user's, re-evaluated", len(got))
+	}
+}
+
+func mustEvents(t *testing.T, st *store.Store, status store.Status) []*store.Event {
+	t.Helper()
+	evs, err := st.Events(context.Background(), store.Filter{Statuses: []store.Status{status}, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}

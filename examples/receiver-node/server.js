@@ -338,7 +338,7 @@ class App {
     const o = id === undefined ? undefined : this.objects.get(id);
     if (!o || o.kind !== obj.kind) {
       if (op === 'delete') return [200, { status: 'ok', message: 'not held' }];
-      return [404, { status: 'error', message: `no ${obj.kind} with hub id ${obj.hubId}` }];
+      return [404, { status: 'error', code: 'not_found', message: `no ${obj.kind} with hub id ${obj.hubId}` }];
     }
     switch (op) {
       case 'update': this.merge(o, obj); break;

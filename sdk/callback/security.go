@@ -238,6 +238,7 @@ const (
 	CodeInvalidRequest     = "invalid_request"     // 400: missing or malformed headers or body
 	CodeUnsupportedVersion = "unsupported_version" // 400: another wire format version
 	CodeKeysUnavailable    = "keys_unavailable"    // 503: the receiver could not fetch the JWKS
+	CodeNotFound           = "not_found"           // 404: the application does not hold the event's object
 )
 
 // Rejection is a request refused by a receiver's checks: the HTTP status

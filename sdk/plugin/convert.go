@@ -206,7 +206,7 @@ func errorFromProto(p *pb.Error) *sdk.Error {
 	}
 	cat := sdk.Category(p.GetCategory())
 	switch cat {
-	case sdk.CategoryRetryable, sdk.CategoryRateLimited, sdk.CategoryPermanent, sdk.CategoryConflict:
+	case sdk.CategoryRetryable, sdk.CategoryRateLimited, sdk.CategoryPermanent, sdk.CategoryConflict, sdk.CategoryNotFound:
 	default:
 		cat = sdk.CategoryPermanent
 	}

@@ -101,7 +101,7 @@ func TestBatchMixedOutcomes(t *testing.T) {
 		{EventID: "e1", Status: callback.StatusOK, HTTPStatus: 200, ID: "user-1"},
 		{EventID: "e2", Status: callback.StatusError, HTTPStatus: 422, Code: "E_NAME", Message: `user name "li lei" is not acceptable`},
 		{EventID: "e3", Status: callback.StatusOK, HTTPStatus: 200, ID: "user-2"},
-		{EventID: "e4", Status: callback.StatusError, HTTPStatus: 404, Message: "object not found: no user with hub id h-missing"},
+		{EventID: "e4", Status: callback.StatusError, HTTPStatus: 404, Code: "not_found", Message: "object not found: no user with hub id h-missing"},
 		{EventID: "e5", Status: callback.StatusOK, HTTPStatus: 200, Message: "not held"},
 		{EventID: "e6", Status: callback.StatusError, HTTPStatus: 503, Message: "database in maintenance", RetryAfter: 30},
 		{EventID: "e7", Status: callback.StatusError, HTTPStatus: 409, Message: "lilei is held by another account"},

@@ -329,8 +329,9 @@ func (h *Handler) apply(ctx context.Context, ev *callback.Event) (callback.Respo
 }
 
 // ErrNotFound is returned (or wrapped) by Handle when the application does
-// not hold the event's object. It is answered 404, except for a delete,
-// which it answers 200: the object is already gone.
+// not hold the event's object. It is answered 404 with code "not_found",
+// and the hub creates the object again; a delete is answered 200: the
+// object is already gone.
 var ErrNotFound = errors.New("object not found")
 
 // Error is an error answer: Handle returns one (usually through
@@ -394,7 +395,7 @@ func asError(err error) *Error {
 		return e
 	}
 	if errors.Is(err, ErrNotFound) {
-		return &Error{Status: http.StatusNotFound, Message: err.Error(), Err: err}
+		return &Error{Status: http.StatusNotFound, Code: callback.CodeNotFound, Message: err.Error(), Err: err}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: http.StatusServiceUnavailable, Message: err.Error(), Err: err}

@@ -239,7 +239,7 @@ func TestLifecycle(t *testing.T) {
 			return ev
 		}(), answer{Status: 200, Body: callback.Response{ID: "user-3", Status: "ok"}}},
 		{"update unknown", event("e8", callback.EventUserUpdate, "nobody", "", nil),
-			answer{Status: 404, Body: callback.Response{Status: "error", Message: "object not found: no user with hub id nobody"}}},
+			answer{Status: 404, Body: callback.Response{Status: "error", Code: "not_found", Message: "object not found: no user with hub id nobody"}}},
 		{"delete unknown", event("e9", callback.EventUserDelete, "nobody", "", nil),
 			answer{Status: 200, Body: callback.Response{Status: "ok", Message: "not held"}}},
 		{"delete unknown target id", event("e10", callback.EventUserDelete, "nobody", "user-99", nil),
@@ -300,7 +300,7 @@ func TestApplicationErrors(t *testing.T) {
 		},
 		"not found": {
 			err:  fmt.Errorf("user 7: %w", receiver.ErrNotFound),
-			want: answer{Status: 404, Body: callback.Response{Status: "error", Message: "user 7: object not found"}},
+			want: answer{Status: 404, Body: callback.Response{Status: "error", Code: "not_found", Message: "user 7: object not found"}},
 		},
 		"not found delete": {
 			err:  receiver.ErrNotFound,

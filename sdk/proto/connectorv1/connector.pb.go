@@ -1577,7 +1577,7 @@ func (*ApplyRequest_Cancel) isApplyRequest_Msg() {}
 type Error struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One of the sdk.Category names: retryable, rate_limited, permanent,
-	// conflict.
+	// conflict, not_found.
 	Category      string `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
 	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
 	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
