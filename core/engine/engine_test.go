@@ -749,6 +749,31 @@ func drift(t *testing.T, app *failingApp, op sdk.Operation) {
 	}
 }
 
+// A target sync of changed objects leaves create_only attributes alone:
+// they are sent in creates only, never cleared by an update.
+func TestChangedOnlyFullSyncKeepsCreateOnlyAttributes(t *testing.T) {
+	h := newHR(6)
+	e := newEnv(t, h)
+	e.mapping = `mapping "user" {
+    attribute "displayName" { from = "name" }
+    attribute "title"       { from = "title" }
+    attribute "initialTitle" {
+      from = "title"
+      mode = "create_only"
+    }
+  }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][3] = "经理"
+	mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true}))
+	u, _ := findUser(e, "员工3")
+	if got := u.Attributes.String("initialTitle"); got != "工程师" {
+		t.Errorf("initialTitle after a changed-only full sync: %q, want 工程师 (create_only: kept)", got)
+	}
+	if got := u.Attributes.String("title"); got != "经理" {
+		t.Errorf("title after a changed-only full sync: %q, want 经理", got)
+	}
+}
+
 // An account deleted in the application behind the hub's back is created
 // again by the next event that addresses it (the application answers 404
 // not_found), and the users it manages get its new id.
