@@ -52,6 +52,6 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentFlags().StringVar(&g.db, "db", "midstream.db", "the store: a SQLite file, created if missing")
-	root.AddCommand(newPluginsCmd(), newValidateCmd(), newSyncCmd(g), newPlanCmd(g), newRunCmd(g), newTestConnectionCmd(g), newEventsCmd(g), newMappingCmd(g), newKeysCmd(g))
+	root.AddCommand(newPluginsCmd(), newValidateCmd(), newSyncCmd(g), newPlanCmd(g), newRunCmd(g), newTestConnectionCmd(g), newEventsCmd(g), newLinksCmd(g), newMappingCmd(g), newKeysCmd(g))
 	return root
 }

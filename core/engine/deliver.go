@@ -604,10 +604,12 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				// the link says is disabled: an account re-enabled behind the
 				// hub's back is the drift that matters most.
 				follow = append(follow, "disable")
-			case obj.State == sdk.StateActive && c.Link.SyncedState == string(sdk.StateDisabled):
+			case obj.State == sdk.StateActive && c.Link.SyncedState != string(sdk.StateActive):
+				// Disabled, or unknown: a link set by hand to an account
+				// the hub did not make.
 				follow = append(follow, "enable")
 			}
-			if c.Link.SyncedParent != "" && parentHub != c.Link.SyncedParent {
+			if parentHub != c.Link.SyncedParent && (c.Link.SyncedParent != "" || c.Link.SyncedState == "") {
 				follow = append(follow, "move")
 			}
 			attrs := mapped

@@ -774,6 +774,61 @@ func TestChangedOnlyFullSyncKeepsCreateOnlyAttributes(t *testing.T) {
 	}
 }
 
+// A create that met an account the application already held (a
+// conflict) is resolved by linking the object to that account: the next
+// sync brings the account to the object's values, state and department.
+func TestSetLinkResolvesAConflict(t *testing.T) {
+	h := newHR(10)
+	row := h.rows["E00003"]
+	delete(h.rows, "E00003")
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"] = row
+	e.app.FailNext(receiver.Conflict("user name taken"))
+	rep := e.sync(engine.SyncOptions{})
+	if rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v, want one create FAILED as a conflict", rep.Targets[0].Counts)
+	}
+	failed := e.events(store.Filter{Statuses: []store.Status{store.Failure}})[0]
+	if failed.ErrorCategory != string(sdk.CategoryConflict) {
+		t.Fatalf("failure %+v, want category conflict", failed)
+	}
+	// The account the application held, made outside the hub: another
+	// name, no department, disabled.
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "outside-1",
+		Attributes: sdk.Attributes{"displayName": sdk.String("旧账号"), "title": sdk.String("?")}})
+	held, _ := findUser(e, "旧账号")
+	drift(t, e.app, sdk.Operation{ID: "x2", Op: sdk.OpDisable, Kind: sdk.KindUser, HubID: "outside-1", TargetID: held.ID})
+
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetLink(context.Background(), "app", failed.HubID, held.ID); err != nil {
+		t.Fatal(err)
+	}
+	// One account, one hub object.
+	var other string
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindUser && o.ID != held.ID && o.HubID != failed.HubID {
+			other = o.ID
+			break
+		}
+	}
+	_, err = st.SetLink(context.Background(), "app", failed.HubID, other)
+	var refused *store.ErrLinkRefused
+	if !errors.As(err, &refused) {
+		t.Errorf("linking a second account already linked to another object: %v, want refused", err)
+	}
+	st.Close()
+
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	if u, _ := findUser(e, failed.DisplayName); u.ID != held.ID {
+		t.Errorf("%s is held as %s, want the linked account %s", failed.DisplayName, u.ID, held.ID)
+	}
+}
+
 // An account deleted in the application behind the hub's back is created
 // again by the next event that addresses it (the application answers 404
 // not_found), and the users it manages get its new id.

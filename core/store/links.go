@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/midstream-io/midstream/sdk"
+)
+
+// LinkInfo is an object's link in one target, as an operator sees it.
+type LinkInfo struct {
+	Target   string
+	TargetID string
+	// State is "linked", or "orphan" when the hub object is gone (or out
+	// of scope) and the policy kept or only disabled the account.
+	State string
+	// CreateSent is set once a create was sent, answered or not.
+	CreateSent bool
+	// SyncedState and SyncedParent are the state and parent hub id the
+	// application last received ("" when unknown).
+	SyncedState, SyncedParent string
+	// Synced is the number of mapped attributes last applied, -1 when
+	// unknown (the next update sends them all).
+	Synced    int
+	UpdatedAt time.Time
+}
+
+// FindObjects returns the directory objects a hub id, an external id or
+// a display name names exactly.
+func (s *Store) FindObjects(ctx context.Context, name string) ([]*StoredObject, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT hub_id, source, kind, external_id, state, display_name FROM objects
+		WHERE hub_id = ? OR external_id = ? OR display_name = ? ORDER BY source, kind, external_id LIMIT 50`, name, name, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*StoredObject
+	for rows.Next() {
+		o := &StoredObject{}
+		var kind, state string
+		if err := rows.Scan(&o.HubID, &o.Source, &kind, &o.ExternalID, &state, &o.DisplayName); err != nil {
+			return nil, err
+		}
+		o.Kind, o.State = sdk.Kind(kind), sdk.State(state)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// Links returns an object's links, by target.
+func (s *Store) Links(ctx context.Context, hubID string) ([]LinkInfo, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT target, target_id, state, create_sent, synced_state, synced_parent,
+		CASE WHEN synced IS NULL THEN -1 ELSE (SELECT count(*) FROM json_each(synced)) END, updated_at
+		FROM links WHERE hub_id = ? ORDER BY target`, hubID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []LinkInfo
+	for rows.Next() {
+		var l LinkInfo
+		var updated int64
+		if err := rows.Scan(&l.Target, &l.TargetID, &l.State, &l.CreateSent, &l.SyncedState, &l.SyncedParent, &l.Synced, &updated); err != nil {
+			return nil, err
+		}
+		l.UpdatedAt = msTime(updated)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// ErrLinkRefused says why a link cannot be set.
+type ErrLinkRefused struct{ Reason string }
+
+func (e *ErrLinkRefused) Error() string { return e.Reason }
+
+// SetLink links an object to the application's id of it in target, as an
+// operator does for an object the application already held under an id
+// the hub did not know (a create that ended in a conflict). The values
+// last applied become unknown, and an event is queued at the end of the
+// object's lane that sends every mapped attribute, and the state and
+// department the application may lack. It returns the event's id.
+func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (int64, error) {
+	if strings.TrimSpace(targetID) == "" {
+		return 0, &ErrLinkRefused{"the application's id is empty"}
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var kind, state, name string
+		err := tx.QueryRow(`SELECT kind, state, display_name FROM objects WHERE hub_id = ?`, hubID).Scan(&kind, &state, &name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &ErrLinkRefused{fmt.Sprintf("no object with hub id %s", hubID)}
+		}
+		if err != nil {
+			return err
+		}
+		if state == string(sdk.StateDeleted) {
+			return &ErrLinkRefused{fmt.Sprintf("%s %s (%s) is deleted in the directory: there is nothing to keep in sync", kind, name, hubID)}
+		}
+		var known bool
+		if err := tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM events WHERE target = ?) OR EXISTS (SELECT 1 FROM links WHERE target = ?)`,
+			target, target).Scan(&known); err != nil {
+			return err
+		}
+		if !known {
+			return &ErrLinkRefused{fmt.Sprintf("target %q has never been synced with this store", target)}
+		}
+		var other, otherName string
+		err = tx.QueryRow(`SELECT l.hub_id, COALESCE(o.display_name, '') FROM links l LEFT JOIN objects o ON o.hub_id = l.hub_id
+			WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ?`, target, targetID, hubID, kind).Scan(&other, &otherName)
+		switch {
+		case err == nil:
+			return &ErrLinkRefused{fmt.Sprintf("%s %s in %s is already linked to %s (%s): two hub objects cannot share one account", kind, targetID, target, otherName, other)}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		now := s.nowUnix()
+		if _, err := tx.Exec(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at, state, synced_state, synced_parent)
+			VALUES (?, ?, ?, NULL, 1, ?, 'linked', '', '')
+			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = excluded.target_id, synced = NULL, create_sent = 1,
+				updated_at = excluded.updated_at, state = 'linked', synced_state = '', synced_parent = ''`,
+			target, hubID, targetID, now); err != nil {
+			return err
+		}
+		st := Queuing
+		var busy int
+		if err := tx.QueryRow(`SELECT count(*) FROM events WHERE target = ? AND hub_id = ? AND status IN `+unfinished, target, hubID).Scan(&busy); err != nil {
+			return err
+		}
+		if busy > 0 {
+			st = Pending
+		}
+		res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'full', 'manual', ?, ?, ?)`, target, hubID, kind, name, string(st), now, now)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		// What waited on the object's failed create waits no more: the
+		// object is linked now.
+		_, err = tx.Exec(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
+			SELECT id FROM events WHERE target = ? AND hub_id = ?)`, now, target, hubID)
+		return err
+	})
+	return id, err
+}
