@@ -117,7 +117,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Long: `retry queues a new event at the end of the object's lane; what it sends is derived
 from the object's current state when it runs, so an old disable can never overtake a
 newer enable. The failed event stays as history. Events waiting on the failed one wait
-on the retry and are released when it succeeds. The retry runs with the next
+on the retry and are released when it succeeds or needs no call. The retry runs with the next
 ` + "`midstream sync`" + ` or the daemon's next delivery to that target.`,
 		Example: `  midstream events retry 1042
   midstream events retry --target app --status FAILURE`,

@@ -447,8 +447,8 @@ func (x *executor) failed(c *store.Claimed, res store.Result, err error) store.R
 	res.RespStatus, res.Excerpt = se.HTTPStatus, se.BodyExcerpt
 	if se.Category == sdk.CategoryNotFound && res.Op != string(sdk.OpCreate) {
 		if res.Op == string(sdk.OpDelete) || res.Orphan {
-			// A delete, or the policy's disable of an object gone from
-			// the hub: the account is gone already.
+			// A delete, or the policy's disable of an object deleted in
+			// the hub or out of scope: the account is gone already.
 			res.Status, res.Unlink, res.FollowReports = store.Success, true, x.mapsManager
 			res.Orphan, res.SyncedState = false, ""
 			return res
@@ -491,19 +491,7 @@ func backoff(base time.Duration, attempts int, retryAfter time.Duration) time.Du
 func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation, res store.Result, synced sdk.Attributes, ok bool) {
 	ev, obj := c.Event, c.Object
 	res = store.Result{EventID: ev.ID, Target: x.t.Name, HubID: ev.HubID, Op: ev.Op, Kind: obj.Kind, Source: obj.Source, ExternalID: obj.ExternalID}
-	// A manual retry is derived afresh from the object's state now, not
-	// from the operation that failed: a delete when the object is gone,
-	// otherwise what brings the application to the object's current
-	// values, state and parent (as a target sync of changed objects does).
-	// So a retried delete of someone re-hired since does not remove the
-	// new account, and a retried disable does not undo a newer enable.
-	evOp := ev.Op
-	if ev.Trigger == "manual" {
-		evOp = "changed"
-		if obj.State == sdk.StateDeleted {
-			evOp = "delete"
-		}
-	}
+	evOp := store.PlannedOp(ev, obj.State)
 	op = sdk.Operation{
 		ID: eventKey(ev.ID), Kind: ev.Kind, HubID: ev.HubID, TargetID: c.Link.TargetID,
 		DisplayName: obj.DisplayName, Parent: c.Parent, Orgs: c.Orgs,
@@ -609,7 +597,10 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				// the hub did not make.
 				follow = append(follow, "enable")
 			}
-			if parentHub != c.Link.SyncedParent && (c.Link.SyncedParent != "" || c.Link.SyncedState == "") {
+			if parentHub != c.Link.SyncedParent {
+				// Also from no parent ("" is known: links record the
+				// parent every create and move sends), and for a link set
+				// by hand, which knows none.
 				follow = append(follow, "move")
 			}
 			attrs := mapped

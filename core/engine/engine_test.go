@@ -613,7 +613,7 @@ func TestManualRetryReleasesWaitingDependents(t *testing.T) {
 	for _, ev := range evs {
 		got = append(got, ev.Trigger+" "+string(ev.Status))
 	}
-	if diff := cmp.Diff([]string{"manual SUCCESS", "incremental FAILURE"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"retry SUCCESS", "incremental FAILURE"}, got); diff != "" {
 		t.Errorf("root org's create events (-want +got):\n%s", diff)
 	}
 }
@@ -649,7 +649,7 @@ func TestManualRetryOfAnOldDisableDoesNotOvertakeTheEnable(t *testing.T) {
 	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"}) {
 		got = append(got, ev.Trigger+" "+ev.Op+" "+string(ev.Status))
 	}
-	want := []string{"manual update SKIPPED", "incremental enable SUCCESS", "incremental disable FAILURE", "incremental create SUCCESS"}
+	want := []string{"retry update SKIPPED", "incremental enable SUCCESS", "incremental disable FAILURE", "incremental create SUCCESS"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events of 员工3, newest first (-want +got):\n%s", diff)
 	}
@@ -687,7 +687,7 @@ func TestManualRetryOfADeleteAfterAReHireKeepsTheAccount(t *testing.T) {
 	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"}) {
 		got = append(got, ev.Trigger+" "+ev.Op+" "+string(ev.Status))
 	}
-	if got[0] != "manual update SKIPPED" {
+	if got[0] != "retry update SKIPPED" {
 		t.Errorf("events of 员工3, newest first: %q; want the retry SKIPPED as an update with nothing to send", got)
 	}
 }
@@ -1213,4 +1213,93 @@ func TestCancelInterruptingAMappingFailsNothing(t *testing.T) {
 	}
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()
+}
+
+// A department deleted in the application behind the hub's back is
+// created again by the next event that addresses it, and the departments
+// and users it held are moved into the new one.
+func TestADepartmentDeletedInTheApplicationIsCreatedAgain(t *testing.T) {
+	h := newHR(30)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	var org receiver.MemoryObject
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindOrg && o.Attributes.String("name") == "平台部" {
+			org = o
+		}
+	}
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpDelete, Kind: sdk.KindOrg, HubID: org.HubID, TargetID: org.ID})
+	// A target sync of the whole directory meets it.
+	mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true}))
+	e.check()
+	// And nothing is left to repair.
+	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
+	mustSucceed(t, rep)
+	if rep.Targets[0].Counts[store.Skipped] != rep.Targets[0].FullSync {
+		t.Errorf("changed-only full sync after the repair: %v of %d; want every object SKIPPED unchanged", rep.Targets[0].Counts, rep.Targets[0].FullSync)
+	}
+}
+
+// A failed move of a user who had no department, retried by hand, is
+// sent: no parent is a parent the link knows.
+func TestRetriedMoveFromNoDepartment(t *testing.T) {
+	h := newHR(10)
+	h.rows["E00003"][1] = ""
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][1] = "星河集团/销售部/华东区"
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v; want the move FAILED", rep.Targets[0].Counts)
+	}
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}
+
+// A retry is planned from the object's whole state; a newer update must
+// not supersede it (an update alone would not move the user).
+func TestARetryIsNotSupersededByANewerUpdate(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][1] = "星河集团/销售部/华东区"
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
+		t.Fatalf("counts %v; want the move FAILED", rep.Targets[0].Counts)
+	}
+	retryAll(t, e)
+	h.rows["E00003"][3] = "经理"
+	e.sync(engine.SyncOptions{Targets: []string{}}) // read, deliver nothing
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3"}) {
+		if ev.Trigger == "retry" && ev.Status != store.Success {
+			t.Errorf("the retry ended %s (%s); want it run", ev.Status, ev.Reason)
+		}
+	}
+}
+
+// An update already tried (it ran as a create and waits out its backoff)
+// is not superseded by a newer update: that would send the create again
+// at once, under another idempotency key, its attempts forgotten.
+func TestAnAttemptedEventIsNotSuperseded(t *testing.T) {
+	h := newHR(10)
+	row := h.rows["E00003"]
+	delete(h.rows, "E00003")
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"] = row
+	e.app.FailNext(receiver.Reject("E42", "rejected"))
+	e.sync(engine.SyncOptions{}) // the create FAILS
+	h.rows["E00003"][3] = "经理"
+	e.app.FailNext(receiver.RetryLater(time.Hour, "down"))
+	e.sync(engine.SyncOptions{RetryWait: time.Millisecond}) // the update runs as a create, to be retried in an hour
+	h.rows["E00003"][3] = "总监"
+	e.sync(engine.SyncOptions{RetryWait: time.Millisecond})
+	for _, ev := range e.events(store.Filter{Kind: sdk.KindUser, Object: "员工3", Statuses: []store.Status{store.Ignored}}) {
+		if ev.Attempts > 0 {
+			t.Errorf("event %d (%s, %d attempts) was superseded: %s", ev.ID, ev.Op, ev.Attempts, ev.Reason)
+		}
+	}
 }

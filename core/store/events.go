@@ -188,9 +188,14 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 			}
 			if prev := last[c.hubID]; prev != nil {
 				status = Pending
-				if c.op == "update" && prev.op == "update" && (prev.status == Pending || prev.status == Queuing) {
+				if c.op == "update" && prev.op == "update" && (prev.status == Pending || prev.status == Queuing) &&
+					prev.attempts == 0 && prev.trigger != "retry" {
 					// Coalesce: the newer event carries both sets of names
-					// and the older one's place in the lane.
+					// and the older one's place in the lane. Not into an
+					// update already tried (it may have run as a create,
+					// and waits out its backoff under its own idempotency
+					// key), nor into a retry (planned from the object's
+					// whole state, which an update is not).
 					changed = unionJSON(prev.changed, c.changed)
 					var ps []int64
 					_ = json.Unmarshal([]byte(prev.seqs), &ps)
@@ -211,7 +216,7 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 			if err != nil {
 				return err
 			}
-			last[c.hubID] = &laneEvent{id: id, op: c.op, status: status, changed: changed, seqs: seqJSON}
+			last[c.hubID] = &laneEvent{id: id, op: c.op, trigger: "incremental", status: status, changed: changed, seqs: seqJSON}
 		}
 		_, err = tx.Exec(`INSERT INTO target_positions (target, seq) VALUES (?, ?)
 			ON CONFLICT (target) DO UPDATE SET seq = excluded.seq`, target, pos)
@@ -222,9 +227,10 @@ func (s *Store) Consume(ctx context.Context, target string, sources []string, ru
 
 // laneEvent is an object's last unfinished event, as Consume needs it.
 type laneEvent struct {
-	id                int64
-	op, changed, seqs string
-	status            Status
+	id                         int64
+	op, trigger, changed, seqs string
+	attempts                   int
+	status                     Status
 }
 
 // lastUnfinished returns the last unfinished event of target for each of
@@ -234,7 +240,7 @@ func lastUnfinished(tx *sql.Tx, target string, hubs []string) (map[string]*laneE
 	if len(hubs) == 0 {
 		return out, nil
 	}
-	rows, err := tx.Query(`SELECT hub_id, id, op, status, changed, seqs FROM events INDEXED BY events_lane
+	rows, err := tx.Query(`SELECT hub_id, id, op, trigger, attempts, status, changed, seqs FROM events INDEXED BY events_lane
 		WHERE target = ? AND hub_id IN (SELECT value FROM json_each(?)) AND status IN `+unfinished+` ORDER BY id`, target, mustJSON(hubs))
 	if err != nil {
 		return nil, err
@@ -243,7 +249,7 @@ func lastUnfinished(tx *sql.Tx, target string, hubs []string) (map[string]*laneE
 	for rows.Next() {
 		var hub, st string
 		e := &laneEvent{}
-		if err := rows.Scan(&hub, &e.id, &e.op, &st, &e.changed, &e.seqs); err != nil {
+		if err := rows.Scan(&hub, &e.id, &e.op, &e.trigger, &e.attempts, &st, &e.changed, &e.seqs); err != nil {
 			return nil, err
 		}
 		e.status = Status(st)
@@ -427,6 +433,25 @@ type ClaimOptions struct {
 	AwaitParents bool
 }
 
+// PlannedOp is the operation event e is planned as, for an object in
+// state. A retry (trigger "retry", queued by Retry) is derived afresh
+// from the object's state when it runs, not from the operation that
+// failed: "delete" when the object is gone, otherwise "changed", what
+// brings the application to the object's current values, state and
+// parent (as a target sync of changed objects does). So a retried delete
+// of someone re-hired since does not remove the new account, and a
+// retried disable does not undo a newer enable. Its stored operation is
+// only what that state called for when it was queued.
+func PlannedOp(e *Event, state sdk.State) string {
+	if e.Trigger != "retry" {
+		return e.Op
+	}
+	if state == sdk.StateDeleted {
+		return "delete"
+	}
+	return "changed"
+}
+
 // Claim claims events; see ClaimOptions.
 func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy map[string]bool, o ClaimOptions) ([]*Claimed, error) {
 	var out []*Claimed
@@ -557,6 +582,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 // prepare loads what event e needs and decides whether it can run now.
 func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, awaitParents bool) (bool, error) {
 	e, obj := c.Event, c.Object
+	op := PlannedOp(e, obj.State)
 	ref := func(ext string) (*sdk.Ref, error) {
 		key := obj.Source + "\x00" + ext
 		if r, ok := refs[key]; ok {
@@ -589,13 +615,13 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			unresolved = true
 		}
 	}
-	if unresolved && awaitParents && e.Op != "delete" && obj.State != sdk.StateDeleted {
+	if unresolved && awaitParents && op != "delete" && obj.State != sdk.StateDeleted {
 		return false, nil
 	}
 	if c.ManagerExt != "" {
 		r := c.managerRef
 		c.Manager = r
-		if r != nil && r.TargetID == "" && c.Link.TargetID == "" && e.Op != "delete" {
+		if r != nil && r.TargetID == "" && c.Link.TargetID == "" && op != "delete" {
 			// A create whose manager is about to be created too, by an
 			// event queued before it, waits for that event rather than go
 			// out without the manager and need a follow-up update. Only an
@@ -614,8 +640,8 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			}
 		}
 	}
-	needsParent := e.Op != "delete" && e.Op != "disable" && e.Op != "enable" && obj.State != sdk.StateDeleted &&
-		(e.Op == "move" || e.Op == "create" || c.Link.TargetID == "")
+	needsParent := op != "delete" && op != "disable" && op != "enable" && obj.State != sdk.StateDeleted &&
+		(op == "move" || op == "create" || c.Link.TargetID == "")
 	if needsParent && c.Parent != nil && c.Parent.TargetID == "" {
 		// The parent is not in the application yet.
 		var pid int64
@@ -634,7 +660,7 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			return false, nil
 		}
 	}
-	if e.Op == "delete" && e.Kind == sdk.KindOrg {
+	if op == "delete" && e.Kind == sdk.KindOrg {
 		var n int
 		// From the org's children (objects_parent) to their lanes: the
 		// other way round scans every unfinished event of the target.
@@ -710,9 +736,10 @@ const (
 	releaseNext = `UPDATE events SET status = 'QUEUING', updated_at = ? WHERE id IN (
 			SELECT (SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = j.value AND status = 'PENDING' ORDER BY id LIMIT 1)
 			FROM json_each(?) j)`
-	// wakeWaiting: any success of an object releases what waits on any of
-	// its events: an update that ran as a create after a failed create
-	// links the object just as well.
+	// wakeWaiting: any success (or SKIPPED) of an object releases what
+	// waits on any of its events, to be evaluated again when claimed: an
+	// update that ran as a create after a failed create links the object
+	// just as well.
 	wakeWaiting = `UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
 			SELECT id FROM events WHERE target = ? AND hub_id = ?)`
 	saveLinkSQL = `INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at, state, synced_state, synced_parent)
@@ -769,7 +796,8 @@ type Result struct {
 	SyncedState, SyncedParent string
 	// FollowReports, for the SUCCESS of a user's create, records updates
 	// of the linked users that name it as manager when any of them
-	// received no id for it (ManagerWait), so they receive its id.
+	// received no id for it (ManagerWait), so they receive its id; with
+	// Unlink or Forget, it records its reports as waiting for its next id.
 	FollowReports bool
 	// ManagerWait, for a user's SUCCESS, is its manager's external id when
 	// the manager was sent as null (not linked yet, or not in the
@@ -808,7 +836,7 @@ func (r *Result) Encode() {
 
 // Finish records results in one transaction: each event's status and
 // details, the link, the next event of each lane released from PENDING,
-// and the events WAITING on a success released.
+// and the events WAITING on a success (or a SKIPPED) released.
 func (s *Store) Finish(ctx context.Context, results []Result) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.nowUnix()
@@ -895,7 +923,8 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				}
 				for _, op := range r.FollowUp {
 					if _, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at, run_id)
-						SELECT target, hub_id, kind, display_name, ?, trigger, 'PENDING', ?, ?, run_id FROM events WHERE id = ?`, op, now, now, r.EventID); err != nil {
+						SELECT target, hub_id, kind, display_name, ?, CASE WHEN trigger = 'retry' THEN 'incremental' ELSE trigger END, 'PENDING', ?, ?, run_id
+						FROM events WHERE id = ?`, op, now, now, r.EventID); err != nil {
 						return err
 					}
 				}
@@ -970,15 +999,31 @@ func reportsWait(tx *sql.Tx, r Result) error {
 }
 
 // forgetLink unlinks an object the application no longer holds, keeping
-// its reserved values, for a create to follow.
+// its reserved values, for a create to follow. The users it manages, and
+// the departments and users an org holds, name its old id in the
+// application: they learn the new one, reports by a follow-up update,
+// children by a move at the end of their lanes (which waits for the
+// org's create).
 func forgetLink(tx *sql.Tx, r Result, now int64) error {
 	if r.FollowReports {
 		if err := reportsWait(tx, r); err != nil {
 			return err
 		}
 	}
-	_, err := tx.Exec(`UPDATE links SET target_id = '', synced = NULL, synced_state = '', synced_parent = '', state = 'linked', updated_at = ?
-		WHERE target = ? AND hub_id = ?`, now, r.Target, r.HubID)
+	if _, err := tx.Exec(`UPDATE links SET target_id = '', synced = NULL, synced_state = '', synced_parent = '', state = 'linked', updated_at = ?
+		WHERE target = ? AND hub_id = ?`, now, r.Target, r.HubID); err != nil {
+		return err
+	}
+	if r.Kind != sdk.KindOrg {
+		return nil
+	}
+	_, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at)
+		SELECT ?, c.hub_id, c.kind, c.display_name, 'move', 'incremental',
+			CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = c.hub_id AND x.status IN `+unfinished+`)
+				THEN 'PENDING' ELSE 'QUEUING' END, ?, ?
+		FROM objects c JOIN links l ON l.target = ? AND l.hub_id = c.hub_id AND l.target_id != ''
+		WHERE c.source = ? AND c.parent_ext = ? AND c.state != 'deleted'`,
+		r.Target, r.Target, now, now, r.Target, r.Source, r.ExternalID)
 	return err
 }
 
@@ -1163,10 +1208,11 @@ type ErrNotRetryable struct{ Reason string }
 func (e *ErrNotRetryable) Error() string { return e.Reason }
 
 // Retry queues a manual retry of a FAILURE event: a new event (trigger
-// manual) at the end of the object's lane, its operation derived afresh
-// when it runs; the failed event stays as history. Events WAITING on the
-// failed one now wait on the retry, and are released when it succeeds. A
-// retry of an object deleted and never linked is refused.
+// retry) at the end of the object's lane, its operation derived afresh
+// when it runs (PlannedOp); the failed event stays as history. Events
+// WAITING on the failed one now wait on the retry, and are released when
+// it succeeds or needs no call. A retry of an object deleted and never
+// linked is refused.
 func (s *Store) Retry(ctx context.Context, id int64) (int64, error) {
 	var newID int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -1221,7 +1267,7 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 		st = Pending
 	}
 	res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id, retry_of)
-		SELECT target, hub_id, kind, display_name, ?, 'manual', ?, changed, seqs, ?, ?, run_id, id FROM events WHERE id = ?`, op, string(st), now, now, id)
+		SELECT target, hub_id, kind, display_name, ?, 'retry', ?, changed, seqs, ?, ?, run_id, id FROM events WHERE id = ?`, op, string(st), now, now, id)
 	if err != nil {
 		return 0, err
 	}
