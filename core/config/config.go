@@ -26,6 +26,9 @@ const (
 	// DefaultMappingTimeout bounds one mapping script call when the
 	// pipeline block sets no mapping_timeout.
 	DefaultMappingTimeout = time.Second
+	// DefaultEventRetention is how long finished sync events are kept
+	// when the pipeline block sets no event_retention.
+	DefaultEventRetention = 30 * 24 * time.Hour
 	// DefaultMaxDeletionPercent is the mass-deletion guard of a source
 	// that sets no max_deletion_percent: a full run that would delete or
 	// disable more than this share of the source's objects applies none of
@@ -55,6 +58,10 @@ type Pipeline struct {
 	HTTPAddress string
 	// MappingTimeout bounds the CPU time of one mapping script call.
 	MappingTimeout time.Duration
+	// EventRetention is how long a finished sync event is kept before it
+	// is pruned (the last event of each object in each target is kept
+	// regardless); 0 keeps every event.
+	EventRetention time.Duration
 	// KeysEncryptionKey is the pipeline block's keys_encryption_key: 64
 	// hex characters, the AES-256 key that encrypts the hub's signing keys
 	// in the store (package core/keys); "" when unset. A secret.
@@ -294,6 +301,7 @@ func load(ctx context.Context, dir, name string, files []file, r Resolver) (*Pip
 		Dir:            mustAbs(dir),
 		HTTPAddress:    DefaultHTTPAddress,
 		MappingTimeout: DefaultMappingTimeout,
+		EventRetention: DefaultEventRetention,
 		Plugins:        map[string]*Plugin{},
 		Files:          map[string]*hcl.File{},
 	}

@@ -30,6 +30,7 @@ const (
 
 	httpAddressAttr    = "http_address"
 	mappingTimeoutAttr = "mapping_timeout"
+	eventRetentionAttr = "event_retention"
 
 	pathAttr   = "path"
 	sha256Attr = "sha256"
@@ -55,6 +56,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 var pipelineSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: httpAddressAttr},
 	{Name: mappingTimeoutAttr},
+	{Name: eventRetentionAttr},
 	{Name: keysEncryptionKeyAttr},
 }}
 
@@ -195,6 +197,11 @@ func (l *loader) pipeline(b *hcl.Block) {
 		}
 	}
 	l.keysEncryptionKey(content.Attributes[keysEncryptionKeyAttr])
+	if a := content.Attributes[eventRetentionAttr]; a != nil {
+		if d, ok := l.retentionValue(a); ok {
+			l.p.EventRetention = d
+		}
+	}
 	if a := content.Attributes[mappingTimeoutAttr]; a != nil {
 		if d, ok := l.durationValue(a); ok {
 			if d <= 0 {

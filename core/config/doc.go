@@ -13,6 +13,7 @@
 //	pipeline "quickstart" {             # optional, at most one
 //	  http_address    = "127.0.0.1:8470" # midstream run's HTTP server
 //	  mapping_timeout = "1s"             # CPU time limit of one script call
+//	  event_retention = "30d"            # finished sync events kept this long
 //	  keys_encryption_key = env("MIDSTREAM_KEYS_KEY") # 64 hex: encrypts the hub's signing keys
 //	}
 //
@@ -51,6 +52,10 @@
 // The pipeline block names the pipeline (without one, the name is the
 // directory's, or the file's without its extension). http_address defaults
 // to [DefaultHTTPAddress], mapping_timeout to [DefaultMappingTimeout].
+// event_retention (days such as "30d", a duration such as "720h", or "0"
+// to keep every event) defaults to [DefaultEventRetention]: each target's
+// delivery then prunes older finished events, keeping each object's last
+// one.
 // keys_encryption_key (64 hex characters, from env() or file()) encrypts
 // the signing keys the hub keeps for callback targets with signature =
 // "jws" (package core/keys); without it such targets are refused.

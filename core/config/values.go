@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,6 +119,31 @@ func (l *loader) durationValue(a *hcl.Attribute) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// retentionValue reads a period of days ("30d") or a duration ("720h");
+// "0" keeps everything.
+func (l *loader) retentionValue(a *hcl.Attribute) (time.Duration, bool) {
+	s, ok := l.stringValue(a)
+	if !ok {
+		return 0, false
+	}
+	s = strings.TrimSpace(s)
+	if days, found := strings.CutSuffix(s, "d"); found {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, true
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		if d > 0 && d < time.Hour {
+			l.errorf(a.Expr.Range(), "Retention too short",
+				"%s keeps finished events for %s; it must be at least an hour (\"0\" keeps them forever), so an operator can still read why an event failed.", a.Name, s)
+			return 0, false
+		}
+		return d, true
+	}
+	l.errorf(a.Expr.Range(), "Invalid retention",
+		"The value of %q must be a number of days such as \"30d\", a duration such as \"720h\", or \"0\" to keep every event, not %q.", a.Name, s)
+	return 0, false
 }
 
 // schedule returns the cron expression of a (nil: unset), "" when it is

@@ -108,6 +108,11 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 	if err == nil {
 		rep.Left = counts[store.Queuing] + counts[store.Pending] + counts[store.Waiting] + counts[store.Running]
 	}
+	if e.p.EventRetention > 0 && e.opts.Plan == nil && ctx.Err() == nil {
+		if _, err := e.st.PruneEvents(ctx, t.Name, e.st.Now().Add(-e.p.EventRetention)); err != nil && rep.Err == nil {
+			rep.Err = fmt.Errorf("prune events older than %s: %w", e.p.EventRetention, err)
+		}
+	}
 	return rep
 }
 

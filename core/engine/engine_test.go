@@ -1303,3 +1303,40 @@ func TestAnAttemptedEventIsNotSuperseded(t *testing.T) {
 		}
 	}
 }
+
+// Repeated target syncs do not grow the store: an object keeps one
+// SKIPPED event, the latest.
+func TestRepeatedTargetSyncsKeepOneSkippedPerObject(t *testing.T) {
+	h := newHR(20)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	count := func() int { return len(e.events(store.Filter{})) }
+	mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true}))
+	after := count()
+	for range 2 {
+		mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true}))
+	}
+	if n := count(); n != after {
+		t.Errorf("%d events after two more changed-only target syncs, %d before; want no growth", n, after)
+	}
+}
+
+// An object whose create met an account the application holds stays
+// SKIPPED "awaiting a link" through every target sync, not created again
+// every other one.
+func TestAConflictAwaitsItsLinkAcrossTargetSyncs(t *testing.T) {
+	h := newHR(10)
+	row := h.rows["E00003"]
+	delete(h.rows, "E00003")
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"] = row
+	e.app.FailNext(receiver.Conflict("user name taken"))
+	e.sync(engine.SyncOptions{})
+	for i := range 2 {
+		e.sync(engine.SyncOptions{FullTarget: true})
+		if _, held := findUser(e, "员工3"); held {
+			t.Fatalf("target sync %d created 员工3, whose create met a conflict and awaits a link", i+1)
+		}
+	}
+}

@@ -730,6 +730,8 @@ const (
 	// the attempt its claim counted.
 	unattempted = `UPDATE events SET status = 'QUEUING', attempts = max(attempts - 1, 0), next_attempt_at = 0,
 			updated_at = ?, owner = '' WHERE id = ? AND status = 'RUNNING'`
+	// dropSkipped deletes an object's earlier SKIPPED events.
+	dropSkipped = `DELETE FROM events WHERE target = ? AND hub_id = ? AND status = 'SKIPPED' AND id < ?`
 	// releaseNext starts the next event of each lane in a JSON array of hub
 	// ids. INDEXED BY: planned on (target, status), the lookup scans every
 	// PENDING event of the target, quadratic over a large sync.
@@ -933,6 +935,13 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 				// What waits on the object is re-evaluated when it is
 				// claimed: it waits again only on a failure.
 				if _, err := tx.Exec(wakeWaiting, now, r.Target, r.HubID); err != nil {
+					return err
+				}
+			}
+			if r.Status == Skipped {
+				// One SKIPPED per object is enough to say why it was not
+				// sent: repeated target syncs do not grow the store.
+				if _, err := tx.Exec(dropSkipped, r.Target, r.HubID, r.EventID); err != nil {
 					return err
 				}
 			}

@@ -34,7 +34,7 @@ func (s *Store) FullSync(ctx context.Context, target string, sources []string, c
 		rows, err := tx.Query(`SELECT o.hub_id, o.kind, o.external_id, o.parent_ext, o.state, o.display_name, o.source,
 				COALESCE(l.target_id, '') != '',
 				EXISTS (SELECT 1 FROM events e WHERE e.target = ? AND e.hub_id = o.hub_id AND e.status = 'FAILURE' AND e.error_category = 'conflict'
-					AND e.id = (SELECT max(id) FROM events x WHERE x.target = e.target AND x.hub_id = e.hub_id AND x.status NOT IN ('IGNORED')))
+					AND e.id = (SELECT max(id) FROM events x WHERE x.target = e.target AND x.hub_id = e.hub_id AND x.status NOT IN ('IGNORED', 'SKIPPED')))
 			FROM objects o LEFT JOIN links l ON l.target = ? AND l.hub_id = o.hub_id
 			ORDER BY o.kind DESC, o.external_id`, target, target)
 		if err != nil {
@@ -94,8 +94,18 @@ func (s *Store) FullSync(ctx context.Context, target string, sources []string, c
 			if status.Finished() {
 				fin = now
 			}
-			if _, err := ins.Exec(target, o.hubID, o.kind, o.name, op, string(status), reason, now, now, fin, runID); err != nil {
+			res, err := ins.Exec(target, o.hubID, o.kind, o.name, op, string(status), reason, now, now, fin, runID)
+			if err != nil {
 				return err
+			}
+			if status == Skipped {
+				id, err := res.LastInsertId()
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(dropSkipped, target, o.hubID, id); err != nil {
+					return err
+				}
 			}
 			n++
 			return nil

@@ -302,3 +302,112 @@ func mustEvents(t *testing.T, st *store.Store, status store.Status) []*store.Eve
 	}
 	return evs
 }
+
+// Pruning deletes finished events older than the cutoff, but keeps each
+// object's last event, what is unfinished, and a FAILURE something waits
+// on.
+func TestPruneEvents(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runID, err := st.StartRun(ctx, "source", "hr", "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{
+		{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}},
+		{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, ParentExt: "d1", Orgs: []string{"d1"}, Attributes: sdk.Attributes{"n": sdk.String("a")}},
+		{Kind: sdk.KindUser, ExternalID: "u2", State: sdk.StateActive, Attributes: sdk.Attributes{"n": sdk.String("a")}},
+	}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
+		t.Fatal(err)
+	}
+	claim := func() []*store.Claimed {
+		t.Helper()
+		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	finish := func(c *store.Claimed, status store.Status) {
+		t.Helper()
+		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: c.Event.Op, Kind: c.Object.Kind, Status: status}
+		if status == store.Success {
+			r.TargetID = "x-" + c.Object.ExternalID
+		}
+		if err := st.Finish(ctx, []store.Result{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// d1 fails (u1 waits on it); u2 succeeds, then is updated twice.
+	for _, c := range claim() {
+		if c.Object.ExternalID == "d1" {
+			finish(c, store.Failure)
+		} else {
+			finish(c, store.Success)
+		}
+	}
+	claim() // u1 now WAITING on d1's failure
+	for _, n := range []string{"b", "c"} {
+		run, _ := st.StartRun(ctx, "source", "hr", "incremental")
+		if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, []store.Object{
+			{Kind: sdk.KindUser, ExternalID: "u2", State: sdk.StateActive, Attributes: sdk.Attributes{"n": sdk.String(n)}},
+		}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range claim() {
+			finish(c, store.Success)
+		}
+	}
+	// A newer event of d1: its failure is no longer the last of its
+	// lane, but u1 still waits on it.
+	run, _ := st.StartRun(ctx, "source", "hr", "incremental")
+	if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, []store.Object{
+		{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{"n": sdk.String("renamed")}},
+	}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
+		t.Fatal(err)
+	}
+	before := len(allEvents(t, st))
+	// Nothing is older than a cutoff an hour ago.
+	if n, err := st.PruneEvents(ctx, "app", time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("pruned %d (%v) with nothing old enough", n, err)
+	}
+	n, err := st.PruneEvents(ctx, "app", time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, ev := range allEvents(t, st) {
+		left = append(left, ev.Op+" "+string(ev.Status))
+	}
+	// u2's create and first update go; its last update stays, as do d1's
+	// failure (u1 waits on it) and u1's WAITING create.
+	if n != 2 || len(left) != before-2 {
+		t.Errorf("pruned %d of %d events, left %q; want u2's two older events pruned", n, before, left)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"create FAILURE", "create WAITING", "update QUEUING", "update SUCCESS"}) {
+		t.Errorf("left %q; want d1's failure and u1's waiting create kept", left)
+	}
+}
+
+func allEvents(t *testing.T, st *store.Store) []*store.Event {
+	t.Helper()
+	evs, err := st.Events(context.Background(), store.Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
