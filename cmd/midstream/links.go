@@ -49,21 +49,23 @@ OBJECT is a hub id, an external id (an employee number) or a display name.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TARGET\tAPPLICATION ID\tLINK\tSENT STATE\tATTRIBUTES SENT\tUPDATED")
+			fmt.Fprintln(tw, "TARGET\tAPPLICATION ID\tLINK\tSENT STATE\tSENT PARENT\tATTRIBUTES SENT\tUPDATED")
 			for _, l := range links {
 				id, link := l.TargetID, l.State
 				if id == "" {
-					id = "-"
-					link = "not linked"
-					if l.CreateSent {
-						link = "create sent, not answered"
-					}
+					// A create was sent, or a value reserved, but no id is
+					// known: never answered, refused, or gone from the
+					// application since.
+					id, link = "-", "not linked"
 				}
-				attrs := "unknown"
+				state, attrs := l.SyncedState, "unknown"
+				if state == "" {
+					state = "unknown"
+				}
 				if l.Synced >= 0 {
 					attrs = fmt.Sprint(l.Synced)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Target, id, link, orDash(l.SyncedState), attrs, l.UpdatedAt.Local().Format("2006-01-02 15:04:05"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Target, id, link, state, l.SyncedParent, attrs, l.UpdatedAt.Local().Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},
@@ -77,8 +79,16 @@ not know: a create that ended in a conflict (FAILURE, category conflict), or one
 as "conflict awaiting a link".
 
 The values the application holds become unknown to the hub, so an event is queued at the
-end of the object's lane that sends every mapped attribute, then the state and department.
-It runs with the next ` + "`midstream sync`" + ` or the daemon's next delivery to that target.
+end of the object's lane that sends every mapped attribute (create_only ones aside: the
+hub did not make the account), then the state and department. It runs with the next
+` + "`midstream sync`" + ` or the daemon's next delivery to that target. Users waiting for the
+object's id as their manager get it; so do the departments and users of an org linked
+anew.
+
+Refused while an event of the object runs in TARGET (its answer would replace the
+link), and when the account is linked to another object, unless that object is gone
+(deleted, or kept as an orphan by the policy: someone re-hired under a new id).
+An object out of the target's scope is left as it is and unlinked when the event runs.
 
 OBJECT is a hub id, an external id (an employee number) or a display name.`,
 		Example: `  midstream links set app E00042 10017
@@ -94,12 +104,20 @@ OBJECT is a hub id, an external id (an employee number) or a display name.`,
 			if err != nil {
 				return err
 			}
-			id, err := st.SetLink(cmd.Context(), args[0], o.HubID, args[2])
+			set, err := st.SetLink(cmd.Context(), args[0], o.HubID, args[2])
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s) is linked to %s in %s; event %d, a full update, runs with the next sync of the target\n",
-				o.Kind, o.DisplayName, o.HubID, args[2], args[0], id)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s %s (%s) is linked to %s in %s", o.Kind, o.DisplayName, o.HubID, args[2], args[0])
+			if set.Previous != "" && set.Previous != args[2] {
+				fmt.Fprintf(out, ", instead of %s", set.Previous)
+			}
+			fmt.Fprintln(out)
+			if set.TakenFrom != "" {
+				fmt.Fprintf(out, "the account was linked to %s, who is gone; that link is removed\n", set.TakenFrom)
+			}
+			fmt.Fprintf(out, "event %d, a full update of the account, runs with the next sync of %s (or the daemon's next delivery to it)\n", set.EventID, args[0])
 			return nil
 		},
 	})
@@ -123,11 +141,4 @@ func oneObject(ctx context.Context, st *store.Store, name string) (*store.Stored
 		fmt.Fprintf(&b, "\n  %s %s %s (%s in source %s)", o.HubID, o.Kind, o.DisplayName, o.ExternalID, o.Source)
 	}
 	return nil, fmt.Errorf("%q names %d objects; give a hub id:%s", name, len(objs), b.String())
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -531,6 +531,12 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		inScope = in
 	}
 	switch {
+	case !inScope && ev.Trigger == "manual":
+		// A link set by hand to an account of an object out of scope: the
+		// policy for leaving scope is not for an account the hub never
+		// held. It stays as it is, unlinked.
+		res.Unlink = true
+		return skip("out of scope: the account is left as it is, and unlinked")
 	case !inScope && !everSent:
 		return skip("out of scope")
 	case !inScope || evOp == "delete":
@@ -572,7 +578,10 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 		op.Op = want
 		res.SyncedState = string(obj.State)
 	default:
-		mapped, err := x.outbound(ctx, c, linked && evOp != "full")
+		// An update leaves create_only attributes alone, and so does the
+		// full update of a link set by hand: the hub did not make the
+		// account.
+		mapped, err := x.outbound(ctx, c, linked && (evOp != "full" || ev.Trigger == "manual"))
 		if err != nil && ctx.Err() != nil {
 			// The mapping was interrupted, not wrong.
 			return op, unattempted(res), nil, false
@@ -583,7 +592,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			res.ErrMessage = err.Error()
 			return op, res, nil, false
 		}
-		res.SyncedParent = parentHub
+		res.SyncedParent = store.SyncedParentOf(parentHub)
 		full := evOp == "full" || evOp == "changed"
 		switch {
 		case full && linked:
@@ -603,9 +612,8 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				follow = append(follow, "enable")
 			}
 			if parentHub != c.Link.SyncedParent {
-				// Also from no parent ("" is known: links record the
-				// parent every create and move sends), and for a link set
-				// by hand, which knows none.
+				// Also to or from no parent, and for a link that does not
+				// know it (store.ParentUnknown).
 				follow = append(follow, "move")
 			}
 			attrs := mapped
@@ -622,10 +630,10 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				res.FollowUp = follow[1:]
 				res.Op = string(op.Op)
 				res.Request = requestJSON(op, x.t.Mappings[ev.Kind])
-				res.SyncedParent = c.Link.SyncedParent
+				res.SyncedParent = ""
 				switch op.Op {
 				case sdk.OpMove:
-					res.SyncedParent = parentHub
+					res.SyncedParent = store.SyncedParentOf(parentHub)
 				case sdk.OpDisable, sdk.OpEnable:
 					res.SyncedState = string(obj.State)
 				}
@@ -635,7 +643,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			op.Attributes = attrs
 			synced = attrs
 			res.FollowUp = follow
-			res.SyncedParent = c.Link.SyncedParent
+			res.SyncedParent = ""
 		case !linked:
 			op.Op = sdk.OpCreate
 			op.Attributes = mapped
@@ -658,9 +666,10 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				// Back after a delete the policy turned into a disable.
 				res.FollowUp = append(res.FollowUp, "enable")
 			}
-			if parentHub != c.Link.SyncedParent && c.Link.SyncedParent != "" {
+			if parentHub != c.Link.SyncedParent {
+				// Recorded by the move when it has run.
 				res.FollowUp = append(res.FollowUp, "move")
-				res.SyncedParent = c.Link.SyncedParent
+				res.SyncedParent = ""
 			}
 		default:
 			changed := changedAttributes(c.Link.Synced, mapped, x.t.Mappings[obj.Kind])

@@ -827,6 +827,69 @@ func TestSetLinkResolvesAConflict(t *testing.T) {
 	if u, _ := findUser(e, failed.DisplayName); u.ID != held.ID {
 		t.Errorf("%s is held as %s, want the linked account %s", failed.DisplayName, u.ID, held.ID)
 	}
+	checkMoved(t, e, held.ID)
+}
+
+// checkMoved checks the application received a move of account id: an
+// update does not move an account in every protocol (MemoryApp applies a
+// parent an update carries, so held() alone cannot tell).
+func checkMoved(t *testing.T, e *env, id string) {
+	t.Helper()
+	for _, ev := range e.app.Events() {
+		if ev.Object != nil && ev.Object.TargetID == id && ev.Type == callback.EventUserMove {
+			return
+		}
+	}
+	t.Errorf("account %s was never moved", id)
+}
+
+// A link set while the object's create waits (its new department's
+// create failed): the create runs as an update of the linked account, and
+// the department still follows, by a move.
+func TestSetLinkWhileTheCreateWaits(t *testing.T) {
+	h := newHR(10)
+	row := h.rows["E00003"]
+	delete(h.rows, "E00003")
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	row[1] = "星河集团/新部门"
+	h.rows["E00003"] = row
+	e.app.FailNext(receiver.Reject("E42", "rejected")) // the department's create
+	e.sync(engine.SyncOptions{})
+	if w := e.events(store.Filter{Statuses: []store.Status{store.Waiting}}); len(w) != 1 || w[0].DisplayName != "员工3" {
+		t.Fatalf("WAITING %v; want 员工3's create waiting on its department", w)
+	}
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "outside-1",
+		Attributes: sdk.Attributes{"displayName": sdk.String("旧账号")}})
+	held, _ := findUser(e, "旧账号")
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := e.events(store.Filter{Statuses: []store.Status{store.Waiting}})[0].HubID
+	if _, err := st.SetLink(context.Background(), "app", hub, held.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	checkMoved(t, e, held.ID)
+}
+
+// A user moved to no department is moved once, and the link then knows:
+// later target syncs find nothing to send.
+func TestAMoveToNoDepartmentIsRecorded(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	h.rows["E00003"][1] = ""
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
+	mustSucceed(t, rep)
+	if rep.Targets[0].Counts[store.Skipped] != rep.Targets[0].FullSync {
+		t.Errorf("changed-only target sync after a move to no department: %v of %d; want every object SKIPPED unchanged", rep.Targets[0].Counts, rep.Targets[0].FullSync)
+	}
 }
 
 // An account deleted in the application behind the hub's back is created

@@ -324,6 +324,36 @@ type Link struct {
 	Reserved map[string]string
 }
 
+// What links.synced_parent holds besides a parent's hub id. A link made
+// before these were told apart holds "" for no parent.
+const (
+	// ParentNone, as a Result's SyncedParent, records that the object
+	// has no parent in the application (a root org, a user in no org).
+	ParentNone = "-"
+	// ParentUnknown is a link's SyncedParent when the hub does not know
+	// where the application holds the object (a link set by hand): it
+	// differs from every parent, so the next full update moves it.
+	ParentUnknown = "?"
+)
+
+// SyncedParentOf is what a Result records for an object under parent
+// (a hub id, "" for none).
+func SyncedParentOf(parent string) string {
+	if parent == "" {
+		return ParentNone
+	}
+	return parent
+}
+
+// linkParent reads links.synced_parent: a hub id, "" for none, or
+// ParentUnknown.
+func linkParent(stored string) string {
+	if stored == ParentNone {
+		return ""
+	}
+	return stored
+}
+
 // Claimed is an event handed to the executor, with what running it needs.
 type Claimed struct {
 	Event  *Event
@@ -522,7 +552,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				}
 				if tid.Valid {
 					c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
-						SyncedState: sstate.String, SyncedParent: sparent.String}
+						SyncedState: sstate.String, SyncedParent: linkParent(sparent.String)}
 					if reserved.Valid && reserved.String != "{}" {
 						_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
 					}
@@ -780,11 +810,13 @@ type Result struct {
 	// ClearSynced forgets the last-synced values (a create that matched an
 	// object it did not update), so the next update sends all of them.
 	ClearSynced bool
-	Unlink      bool
-	Outcome     string
-	RespStatus  int
-	RespID      string
-	Excerpt     string
+	// Unlink, for a SUCCESS, removes the link (a delete); for a SKIPPED,
+	// too (a link set by hand to an object out of scope).
+	Unlink     bool
+	Outcome    string
+	RespStatus int
+	RespID     string
+	Excerpt    string
 	// Error, for a FAILURE or a retry.
 	ErrCategory, ErrCode, ErrMessage string
 	// Reason, for SKIPPED.
@@ -794,7 +826,8 @@ type Result struct {
 	// mark.
 	Orphan bool
 	// SyncedState and SyncedParent, for a SUCCESS, are the object's state
-	// and parent hub id the application now holds ("" leaves them).
+	// and parent hub id the application now holds ("" leaves them;
+	// SyncedParent ParentNone records no parent: see SyncedParentOf).
 	SyncedState, SyncedParent string
 	// FollowReports, for the SUCCESS of a user's create, records updates
 	// of the linked users that name it as manager when any of them
@@ -945,6 +978,11 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					return err
 				}
 			}
+			if r.Status == Skipped && r.Unlink {
+				if _, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, r.Target, r.HubID); err != nil {
+					return err
+				}
+			}
 			if r.Status == Skipped && r.Orphan {
 				if _, err := tx.Exec(`UPDATE links SET state = 'orphan' WHERE target = ? AND hub_id = ?`, r.Target, r.HubID); err != nil {
 					return err
@@ -1019,13 +1057,20 @@ func forgetLink(tx *sql.Tx, r Result, now int64) error {
 			return err
 		}
 	}
-	if _, err := tx.Exec(`UPDATE links SET target_id = '', synced = NULL, synced_state = '', synced_parent = '', state = 'linked', updated_at = ?
-		WHERE target = ? AND hub_id = ?`, now, r.Target, r.HubID); err != nil {
+	if _, err := tx.Exec(`UPDATE links SET target_id = '', synced = NULL, synced_state = '', synced_parent = ?, state = 'linked', updated_at = ?
+		WHERE target = ? AND hub_id = ?`, ParentUnknown, now, r.Target, r.HubID); err != nil {
 		return err
 	}
 	if r.Kind != sdk.KindOrg {
 		return nil
 	}
+	return moveChildren(tx, r, now)
+}
+
+// moveChildren queues a move of each linked department and user in org r,
+// at the end of its lane: it waits for the org to be linked, and sends
+// its id.
+func moveChildren(tx *sql.Tx, r Result, now int64) error {
 	_, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at)
 		SELECT ?, c.hub_id, c.kind, c.display_name, 'move', 'incremental',
 			CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = c.hub_id AND x.status IN `+unfinished+`)

@@ -20,8 +20,9 @@ type LinkInfo struct {
 	State string
 	// CreateSent is set once a create was sent, answered or not.
 	CreateSent bool
-	// SyncedState and SyncedParent are the state and parent hub id the
-	// application last received ("" when unknown).
+	// SyncedState is the state the application last received ("" when
+	// unknown); SyncedParent the parent it holds the object under, by
+	// display name and hub id ("none", or "unknown").
 	SyncedState, SyncedParent string
 	// Synced is the number of mapped attributes last applied, -1 when
 	// unknown (the next update sends them all).
@@ -53,9 +54,11 @@ func (s *Store) FindObjects(ctx context.Context, name string) ([]*StoredObject, 
 
 // Links returns an object's links, by target.
 func (s *Store) Links(ctx context.Context, hubID string) ([]LinkInfo, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT target, target_id, state, create_sent, synced_state, synced_parent,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT target, target_id, state, create_sent, synced_state,
+		CASE l.synced_parent WHEN '' THEN 'none' WHEN ? THEN 'none' WHEN ? THEN 'unknown'
+			ELSE COALESCE((SELECT p.display_name || ' (' || p.hub_id || ')' FROM objects p WHERE p.hub_id = l.synced_parent), l.synced_parent) END,
 		CASE WHEN synced IS NULL THEN -1 ELSE (SELECT count(*) FROM json_each(synced)) END, updated_at
-		FROM links WHERE hub_id = ? ORDER BY target`, hubID)
+		FROM links l WHERE hub_id = ? ORDER BY target`, ParentNone, ParentUnknown, hubID)
 	if err != nil {
 		return nil, err
 	}
@@ -78,20 +81,37 @@ type ErrLinkRefused struct{ Reason string }
 
 func (e *ErrLinkRefused) Error() string { return e.Reason }
 
+// LinkSet is what SetLink did.
+type LinkSet struct {
+	// EventID is the full update queued for the object.
+	EventID int64
+	// Previous is the application's id the object was linked to before
+	// ("" when none).
+	Previous string
+	// TakenFrom names the object that held the account before, when it
+	// was deleted or an orphan (the account of someone re-hired).
+	TakenFrom string
+}
+
 // SetLink links an object to the application's id of it in target, as an
 // operator does for an object the application already held under an id
 // the hub did not know (a create that ended in a conflict). The values
-// last applied become unknown, and an event is queued at the end of the
-// object's lane that sends every mapped attribute, and the state and
-// department the application may lack. It returns the event's id.
-func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (int64, error) {
+// the application holds become unknown, and an event is queued at the end
+// of the object's lane that sends every mapped attribute (create_only
+// ones aside: the account was not made by the hub), and the state and
+// department. Users waiting for the object's id as their manager, and an
+// org's departments and users, get it. Refused while an event of the
+// object is running in target (its answer would replace the link), and
+// when a live object holds the account.
+func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (LinkSet, error) {
+	var out LinkSet
 	if strings.TrimSpace(targetID) == "" {
-		return 0, &ErrLinkRefused{"the application's id is empty"}
+		return out, &ErrLinkRefused{"the application's id is empty"}
 	}
-	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var kind, state, name string
-		err := tx.QueryRow(`SELECT kind, state, display_name FROM objects WHERE hub_id = ?`, hubID).Scan(&kind, &state, &name)
+		out = LinkSet{}
+		var kind, state, name, source, ext string
+		err := tx.QueryRow(`SELECT kind, state, display_name, source, external_id FROM objects WHERE hub_id = ?`, hubID).Scan(&kind, &state, &name, &source, &ext)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &ErrLinkRefused{fmt.Sprintf("no object with hub id %s", hubID)}
 		}
@@ -109,21 +129,40 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (in
 		if !known {
 			return &ErrLinkRefused{fmt.Sprintf("target %q has never been synced with this store", target)}
 		}
-		var other, otherName string
-		err = tx.QueryRow(`SELECT l.hub_id, COALESCE(o.display_name, '') FROM links l LEFT JOIN objects o ON o.hub_id = l.hub_id
-			WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ?`, target, targetID, hubID, kind).Scan(&other, &otherName)
+		var running int64
+		err = tx.QueryRow(`SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status = 'RUNNING' LIMIT 1`, target, hubID).Scan(&running)
 		switch {
+		case err == nil:
+			return &ErrLinkRefused{fmt.Sprintf("%s %s has event %d running in %s, whose answer would replace the link: let it end (midstream events show %d), then look again",
+				kind, name, running, target, running)}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var other, otherName, otherLink, otherState string
+		err = tx.QueryRow(`SELECT l.hub_id, o.display_name, l.state, o.state FROM links l JOIN objects o ON o.hub_id = l.hub_id
+			WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ?`, target, targetID, hubID, kind).Scan(&other, &otherName, &otherLink, &otherState)
+		switch {
+		case err == nil && (otherLink == "orphan" || otherState == string(sdk.StateDeleted)):
+			// The account of someone gone (kept, or only disabled, by the
+			// policy): the person is back under another hub id.
+			if _, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, target, other); err != nil {
+				return err
+			}
+			out.TakenFrom = fmt.Sprintf("%s (%s)", otherName, other)
 		case err == nil:
 			return &ErrLinkRefused{fmt.Sprintf("%s %s in %s is already linked to %s (%s): two hub objects cannot share one account", kind, targetID, target, otherName, other)}
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		if err := tx.QueryRow(`SELECT target_id FROM links WHERE target = ? AND hub_id = ?`, target, hubID).Scan(&out.Previous); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		now := s.nowUnix()
 		if _, err := tx.Exec(`INSERT INTO links (target, hub_id, target_id, synced, create_sent, updated_at, state, synced_state, synced_parent)
-			VALUES (?, ?, ?, NULL, 1, ?, 'linked', '', '')
+			VALUES (?, ?, ?, NULL, 1, ?, 'linked', '', ?)
 			ON CONFLICT (target, hub_id) DO UPDATE SET target_id = excluded.target_id, synced = NULL, create_sent = 1,
-				updated_at = excluded.updated_at, state = 'linked', synced_state = '', synced_parent = ''`,
-			target, hubID, targetID, now); err != nil {
+				updated_at = excluded.updated_at, state = 'linked', synced_state = '', synced_parent = excluded.synced_parent`,
+			target, hubID, targetID, now, ParentUnknown); err != nil {
 			return err
 		}
 		st := Queuing
@@ -139,15 +178,25 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (in
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
-		if err != nil {
+		if out.EventID, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		// What waited on the object's failed create waits no more: the
 		// object is linked now.
-		_, err = tx.Exec(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
-			SELECT id FROM events WHERE target = ? AND hub_id = ?)`, now, target, hubID)
-		return err
+		if _, err := tx.Exec(`UPDATE events SET status = 'QUEUING', waits_on = 0, updated_at = ? WHERE status = 'WAITING' AND waits_on IN (
+			SELECT id FROM events WHERE target = ? AND hub_id = ?)`, now, target, hubID); err != nil {
+			return err
+		}
+		r := Result{Target: target, HubID: hubID, Kind: sdk.Kind(kind), Source: source, ExternalID: ext}
+		if r.Kind == sdk.KindUser {
+			// Its reports sent without its id get it.
+			return followReports(tx, r, now)
+		}
+		if out.Previous != "" && out.Previous != targetID {
+			// What the org holds names its old id.
+			return moveChildren(tx, r, now)
+		}
+		return nil
 	})
-	return id, err
+	return out, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -410,4 +411,51 @@ func allEvents(t *testing.T, st *store.Store) []*store.Event {
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// A link is not set by hand while the object's event runs (its answer
+// would replace it), and an account held by a live object is not taken.
+func TestSetLinkRefusals(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runID, err := st.StartRun(ctx, "source", "hr", "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{
+		{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, Attributes: sdk.Attributes{}},
+		{Kind: sdk.KindUser, ExternalID: "u2", State: sdk.StateActive, Attributes: sdk.Attributes{}},
+	}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %d, %v", len(claimed), err)
+	}
+	var refused *store.ErrLinkRefused
+	if _, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-1"); !errors.As(err, &refused) {
+		t.Fatalf("SetLink while the create runs: %v, want refused", err)
+	}
+	var results []store.Result
+	for i, c := range claimed {
+		results = append(results, store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: "create", Kind: sdk.KindUser,
+			Status: store.Success, TargetID: fmt.Sprintf("acct-%d", i+1)})
+	}
+	if err := st.Finish(ctx, results); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-2"); !errors.As(err, &refused) {
+		t.Fatalf("SetLink to the account of another live object: %v, want refused", err)
+	}
+	set, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-9")
+	if err != nil || set.Previous != "acct-1" || set.EventID == 0 {
+		t.Fatalf("SetLink = %+v, %v; want acct-1 as the previous id and a queued event", set, err)
+	}
 }
