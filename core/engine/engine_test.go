@@ -1403,3 +1403,36 @@ func TestAConflictAwaitsItsLinkAcrossTargetSyncs(t *testing.T) {
 		}
 	}
 }
+
+// A link set by hand for an object out of the target's scope leaves the
+// account as it is: the policy for leaving scope (delete here) is for
+// accounts the hub made.
+func TestSetLinkOutOfScopeLeavesTheAccount(t *testing.T) {
+	h := newHR(10)
+	h.rows["E00003"][3] = "实习生"
+	e := newEnv(t, h)
+	e.tExtra = `scope { filter = "record.title != '实习生'" }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "outside-1",
+		Attributes: sdk.Attributes{"displayName": sdk.String("旧账号")}})
+	held, _ := findUser(e, "旧账号")
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := st.FindObjects(context.Background(), "E00003")
+	if err != nil || len(objs) != 1 {
+		t.Fatal(objs, err)
+	}
+	if _, err := st.SetLink(context.Background(), "app", objs[0].HubID, held.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if _, ok := findUser(e, "旧账号"); !ok {
+		t.Fatal("the account linked by hand to an object out of scope was removed")
+	}
+	if evs := e.events(store.Filter{Object: "E00003", Statuses: []store.Status{store.Skipped}}); len(evs) != 1 {
+		t.Errorf("events of 员工3: %d SKIPPED; want the link's update SKIPPED as out of scope", len(evs))
+	}
+}
