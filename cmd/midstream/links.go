@@ -57,6 +57,7 @@ OBJECT is a hub id, an external id (an employee number) or a display name.`,
 					// known: never answered, refused, or gone from the
 					// application since.
 					id, link = "-", "not linked"
+					l.SyncedParent = "-"
 				}
 				state, attrs := l.SyncedState, "unknown"
 				if state == "" {

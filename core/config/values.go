@@ -130,7 +130,7 @@ func (l *loader) retentionValue(a *hcl.Attribute) (time.Duration, bool) {
 	}
 	s = strings.TrimSpace(s)
 	if days, found := strings.CutSuffix(s, "d"); found {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100*366 {
 			return time.Duration(n) * 24 * time.Hour, true
 		}
 	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {

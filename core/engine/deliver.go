@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"regexp"
@@ -109,8 +110,11 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		rep.Left = counts[store.Queuing] + counts[store.Pending] + counts[store.Waiting] + counts[store.Running]
 	}
 	if e.p.EventRetention > 0 && e.opts.Plan == nil && ctx.Err() == nil {
-		if _, err := e.st.PruneEvents(ctx, t.Name, e.st.Now().Add(-e.p.EventRetention)); err != nil && rep.Err == nil {
-			rep.Err = fmt.Errorf("prune events older than %s: %w", e.p.EventRetention, err)
+		// Housekeeping: a failure is logged, not the delivery's.
+		if n, err := e.st.PruneEvents(ctx, t.Name, e.st.Now().Add(-e.p.EventRetention), pruneEvery); err != nil {
+			slog.Warn("pruning old events failed; the next delivery tries again", "target", t.Name, "err", err)
+		} else if n > 0 {
+			slog.Info("pruned old events", "target", t.Name, "events", n, "retention", e.p.EventRetention)
 		}
 	}
 	return rep
@@ -346,6 +350,8 @@ func (x *executor) run(ctx context.Context) error {
 }
 
 const (
+	// pruneEvery is how often a target's old events are pruned.
+	pruneEvery = 24 * time.Hour
 	// claimWindow is how many events may be claimed and unrecorded at once.
 	claimWindow = 512
 	// finishBatch and finishBatchWait bound how many results wait to be
@@ -512,9 +518,15 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 	if ev.Kind == sdk.KindOrg {
 		deletedPolicy, disabledPolicy = pol.OrgDeleted, pol.OrgDisabled
 	}
-	parentHub := ""
+	// parentHub is where the object belongs; sentParent where an
+	// operation puts it: nowhere when the parent is not linked (its
+	// create ended in a conflict awaiting a link, or it is out of scope).
+	parentHub, sentParent := "", ""
 	if c.Parent != nil {
 		parentHub = c.Parent.HubID
+		if c.Parent.TargetID != "" {
+			sentParent = parentHub
+		}
 	}
 	inScope := true
 	if x.t.Scope.Limited() && evOp != "delete" && obj.State != sdk.StateDeleted {
@@ -592,7 +604,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			res.ErrMessage = err.Error()
 			return op, res, nil, false
 		}
-		res.SyncedParent = store.SyncedParentOf(parentHub)
+		res.SyncedParent = store.SyncedParentOf(sentParent)
 		full := evOp == "full" || evOp == "changed"
 		switch {
 		case full && linked:
@@ -633,7 +645,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				res.SyncedParent = ""
 				switch op.Op {
 				case sdk.OpMove:
-					res.SyncedParent = store.SyncedParentOf(parentHub)
+					res.SyncedParent = store.SyncedParentOf(sentParent)
 				case sdk.OpDisable, sdk.OpEnable:
 					res.SyncedState = string(obj.State)
 				}

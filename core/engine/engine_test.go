@@ -1432,7 +1432,103 @@ func TestSetLinkOutOfScopeLeavesTheAccount(t *testing.T) {
 	if _, ok := findUser(e, "旧账号"); !ok {
 		t.Fatal("the account linked by hand to an object out of scope was removed")
 	}
-	if evs := e.events(store.Filter{Object: "E00003", Statuses: []store.Status{store.Skipped}}); len(evs) != 1 {
-		t.Errorf("events of 员工3: %d SKIPPED; want the link's update SKIPPED as out of scope", len(evs))
+	evs := e.events(store.Filter{Object: "E00003", Statuses: []store.Status{store.Skipped}})
+	if len(evs) != 1 || evs[0].Trigger != "manual" || !strings.HasPrefix(evs[0].Reason, "out of scope") {
+		t.Errorf("SKIPPED events of 员工3: %+v; want the link's update SKIPPED as out of scope", evs)
+	}
+	st, err = store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if links, err := st.Links(context.Background(), objs[0].HubID); err != nil || len(links) != 0 {
+		t.Errorf("links of 员工3 after the SKIPPED update: %+v (%v); want none", links, err)
+	}
+}
+
+// A department whose create met a conflict: a target sync still sends its
+// users, without it; once an operator links the department, they are
+// moved into it.
+func TestUsersOfAConflictedDepartmentFollowItsLink(t *testing.T) {
+	h := newHR(10)
+	row := h.rows["E00003"]
+	delete(h.rows, "E00003")
+	e := newEnv(t, h)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	row[1] = "星河集团/新部门"
+	h.rows["E00003"] = row
+	e.app.FailNext(receiver.Conflict("department exists"))
+	e.sync(engine.SyncOptions{})
+	e.sync(engine.SyncOptions{FullTarget: true})
+	u, held := findUser(e, "员工3")
+	if !held || (u.Parent != nil && u.Parent.TargetID != "") {
+		t.Fatalf("员工3 held %v under %+v; want sent without its department's id", held, u.Parent)
+	}
+	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindOrg, HubID: "outside-1",
+		Attributes: sdk.Attributes{"name": sdk.String("新部门")}})
+	var dept string
+	for _, o := range e.app.Objects() {
+		if o.Kind == sdk.KindOrg && o.HubID == "outside-1" {
+			dept = o.ID
+		}
+	}
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := st.FindObjects(context.Background(), "星河集团/新部门")
+	if err != nil || len(objs) != 1 {
+		t.Fatal(objs, err)
+	}
+	// The link says where the application holds the user: nowhere.
+	if links, err := st.Links(context.Background(), u.HubID); err != nil || len(links) != 1 || links[0].SyncedParent != "none" {
+		t.Errorf("员工3's links %+v (%v); want its parent recorded as none", links, err)
+	}
+	if _, err := st.SetLink(context.Background(), "app", objs[0].HubID, dept); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	checkMoved(t, e, u.ID)
+}
+
+// Someone who left (the policy kept the account, an orphan) comes back
+// under a new employee id: the operator links the new object to the old
+// account, which then holds the new object's values.
+func TestSetLinkTakesOverAGoneObjectsAccount(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	e.tExtra = `policy { user_deleted = "keep" }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	old, _ := findUser(e, "员工3")
+	h.rows["E00003"][2] = "离职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	back := append([]string(nil), h.rows["E00003"]...)
+	back[2], back[3] = "在职", "返聘顾问"
+	h.rows["E09003"] = back
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	st, err := store.Open(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := st.FindObjects(context.Background(), "E09003")
+	if err != nil || len(objs) != 1 {
+		t.Fatal(objs, err)
+	}
+	set, err := st.SetLink(context.Background(), "app", objs[0].HubID, old.ID)
+	st.Close()
+	if err != nil || set.TakenFrom == "" {
+		t.Fatalf("SetLink = %+v, %v; want the gone object's account taken over", set, err)
+	}
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	var acct receiver.MemoryObject
+	for _, o := range e.app.Objects() {
+		if o.ID == old.ID {
+			acct = o
+		}
+	}
+	if acct.Attributes.String("title") != "返聘顾问" {
+		t.Errorf("the account taken over holds %v, want the new object's values", acct.Attributes)
 	}
 }

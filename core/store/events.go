@@ -760,8 +760,9 @@ const (
 	// the attempt its claim counted.
 	unattempted = `UPDATE events SET status = 'QUEUING', attempts = max(attempts - 1, 0), next_attempt_at = 0,
 			updated_at = ?, owner = '' WHERE id = ? AND status = 'RUNNING'`
-	// dropSkipped deletes an object's earlier SKIPPED events.
-	dropSkipped = `DELETE FROM events WHERE target = ? AND hub_id = ? AND status = 'SKIPPED' AND id < ?`
+	// dropSkipped deletes an object's earlier SKIPPED events, but not a
+	// retry: it says its FAILURE was retried.
+	dropSkipped = `DELETE FROM events WHERE target = ? AND hub_id = ? AND status = 'SKIPPED' AND id < ? AND retry_of = 0`
 	// releaseNext starts the next event of each lane in a JSON array of hub
 	// ids. INDEXED BY: planned on (target, status), the lookup scans every
 	// PENDING event of the target, quadratic over a large sync.

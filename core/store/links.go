@@ -144,8 +144,24 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 		switch {
 		case err == nil && (otherLink == "orphan" || otherState == string(sdk.StateDeleted)):
 			// The account of someone gone (kept, or only disabled, by the
-			// policy): the person is back under another hub id.
+			// policy): the person is back under another hub id. What the
+			// gone object still has to run would link it again.
+			var pending int64
+			err := tx.QueryRow(`SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status IN `+unfinished+` LIMIT 1`,
+				target, other).Scan(&pending)
+			switch {
+			case err == nil:
+				return &ErrLinkRefused{fmt.Sprintf("%s (%s), whose account this is, has event %d unfinished in %s: let it end first (midstream events show %d)",
+					otherName, other, pending, target, pending)}
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
 			if _, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, target, other); err != nil {
+				return err
+			}
+			// The account's unique values (its login name) go with it, so
+			// the update does not rename it.
+			if _, err := tx.Exec(`UPDATE unique_values SET hub_id = ? WHERE target = ? AND hub_id = ?`, hubID, target, other); err != nil {
 				return err
 			}
 			out.TakenFrom = fmt.Sprintf("%s (%s)", otherName, other)
@@ -192,11 +208,9 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 			// Its reports sent without its id get it.
 			return followReports(tx, r, now)
 		}
-		if out.Previous != "" && out.Previous != targetID {
-			// What the org holds names its old id.
-			return moveChildren(tx, r, now)
-		}
-		return nil
+		// What the org holds names its old id, or was sent without one
+		// (its create ended in a conflict).
+		return moveChildren(tx, r, now)
 	})
 	return out, err
 }

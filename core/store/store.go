@@ -49,9 +49,12 @@ var schemaV4 string
 //go:embed schema5.sql
 var schemaV5 string
 
+//go:embed schema6.sql
+var schemaV6 string
+
 // migrations are applied in order; migrations[i] brings the store to
 // version i+1. Applied migrations are never edited.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
 
 // Store is an open store. It is safe for concurrent use.
 type Store struct {

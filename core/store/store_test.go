@@ -382,10 +382,10 @@ func TestPruneEvents(t *testing.T) {
 	}
 	before := len(allEvents(t, st))
 	// Nothing is older than a cutoff an hour ago.
-	if n, err := st.PruneEvents(ctx, "app", time.Now().Add(-time.Hour)); n != 0 || err != nil {
+	if n, err := st.PruneEvents(ctx, "app", time.Now().Add(-time.Hour), 0); n != 0 || err != nil {
 		t.Fatalf("pruned %d (%v) with nothing old enough", n, err)
 	}
-	n, err := st.PruneEvents(ctx, "app", time.Now().Add(time.Hour))
+	n, err := st.PruneEvents(ctx, "app", time.Now().Add(time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,5 +457,147 @@ func TestSetLinkRefusals(t *testing.T) {
 	set, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-9")
 	if err != nil || set.Previous != "acct-1" || set.EventID == 0 {
 		t.Fatalf("SetLink = %+v, %v; want acct-1 as the previous id and a queued event", set, err)
+	}
+}
+
+// What pruning keeps although old: the FAILURE of a conflict later
+// SKIPPED (a target sync finds the conflict by it), a retry while the
+// failure it retries is kept, and an event that finished after the
+// cutoff however old its creation.
+func TestPruneKeepsWhatStillSaysSomething(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	old := now.Add(-60 * 24 * time.Hour)
+	st.Now = func() time.Time { return old }
+	apply := func(names ...string) {
+		t.Helper()
+		run, err := st.StartRun(ctx, "source", "hr", "incremental")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objs []store.Object
+		for _, n := range names {
+			objs = append(objs, store.Object{Kind: sdk.KindUser, ExternalID: n, State: sdk.StateActive, Attributes: sdk.Attributes{"v": sdk.String(fmt.Sprint(len(objs), time.Now().UnixNano()))}})
+		}
+		if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, objs, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func() map[string]*store.Claimed {
+		t.Helper()
+		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*store.Claimed{}
+		for _, c := range got {
+			out[c.Object.ExternalID] = c
+		}
+		return out
+	}
+	finish := func(c *store.Claimed, status store.Status, category string) {
+		t.Helper()
+		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: "create", Kind: sdk.KindUser, Status: status, ErrCategory: category}
+		if status == store.Success {
+			r.TargetID = "x-" + c.Object.ExternalID
+		}
+		if err := st.Finish(ctx, []store.Result{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply("conflicted", "slow", "done")
+	c := claim()
+	finish(c["conflicted"], store.Failure, "conflict")
+	finish(c["done"], store.Success, "")
+	failed := c["conflicted"].Event.ID
+	if _, err := st.Retry(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	finish(claim()["conflicted"], store.Skipped, "")
+	apply("done")
+	finish(claim()["done"], store.Success, "")
+	st.Now = func() time.Time { return now }
+	finish(c["slow"], store.Success, "") // created 60 days ago, finished now
+	apply("slow")
+	finish(claim()["slow"], store.Success, "")
+
+	n, err := st.PruneEvents(ctx, "app", now.Add(-30*24*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, ev := range allEvents(t, st) {
+		left = append(left, fmt.Sprintf("%d %s", ev.ID, ev.Status))
+	}
+	if n != 1 {
+		t.Fatalf("pruned %d events, left %q; want only done's first create", n, left)
+	}
+	if _, err := st.GetEvent(ctx, failed); err != nil {
+		t.Errorf("the conflict's FAILURE was pruned: %v", err)
+	}
+	// Not again within a day.
+	st.Now = func() time.Time { return now.Add(time.Hour) }
+	apply("done")
+	finish(claim()["done"], store.Success, "")
+	if n, err := st.PruneEvents(ctx, "app", now.Add(time.Hour), 24*time.Hour); n != 0 || err != nil {
+		t.Errorf("a second pass within a day pruned %d (%v)", n, err)
+	}
+}
+
+// A retry that ended SKIPPED is kept when a later SKIPPED replaces the
+// object's others: it says its FAILURE was retried, which is not
+// retried again.
+func TestASkippedRetryIsKept(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	apply := func(v string) {
+		t.Helper()
+		run, err := st.StartRun(ctx, "source", "hr", "incremental")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, []store.Object{
+			{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, Attributes: sdk.Attributes{"v": sdk.String(v)}},
+		}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finishNext := func(status store.Status) int64 {
+		t.Helper()
+		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claimed %d, %v", len(got), err)
+		}
+		if err := st.Finish(ctx, []store.Result{{EventID: got[0].Event.ID, Target: "app", HubID: got[0].Event.HubID, Op: "create", Kind: sdk.KindUser, Status: status}}); err != nil {
+			t.Fatal(err)
+		}
+		return got[0].Event.ID
+	}
+	apply("a")
+	failed := finishNext(store.Failure)
+	if _, err := st.Retry(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	finishNext(store.Skipped)
+	apply("b")
+	finishNext(store.Skipped)
+	ids, err := st.RetryFailures(ctx, "app")
+	if err != nil || len(ids) != 0 {
+		t.Errorf("RetryFailures = %v, %v; want the failure, retried already, not retried again", ids, err)
 	}
 }
