@@ -778,12 +778,7 @@ func TestChangedOnlyFullSyncKeepsCreateOnlyAttributes(t *testing.T) {
 // conflict) is resolved by linking the object to that account: the next
 // sync brings the account to the object's values, state and department.
 func TestSetLinkResolvesAConflict(t *testing.T) {
-	h := newHR(10)
-	row := h.rows["E00003"]
-	delete(h.rows, "E00003")
-	e := newEnv(t, h)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	h.rows["E00003"] = row
+	_, e := lateHire(t, "")
 	e.app.FailNext(receiver.Conflict("user name taken"))
 	rep := e.sync(engine.SyncOptions{})
 	if rep.Targets[0].Counts[store.Failure] != 1 {
@@ -795,39 +790,23 @@ func TestSetLinkResolvesAConflict(t *testing.T) {
 	}
 	// The account the application held, made outside the hub: another
 	// name, no department, disabled.
-	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "outside-1",
-		Attributes: sdk.Attributes{"displayName": sdk.String("旧账号"), "title": sdk.String("?")}})
-	held, _ := findUser(e, "旧账号")
-	drift(t, e.app, sdk.Operation{ID: "x2", Op: sdk.OpDisable, Kind: sdk.KindUser, HubID: "outside-1", TargetID: held.ID})
-
-	st, err := store.Open(e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SetLink(context.Background(), "app", failed.HubID, held.ID); err != nil {
+	held := e.outsideAccount(sdk.KindUser, "旧账号")
+	drift(t, e.app, sdk.Operation{ID: "x2", Op: sdk.OpDisable, Kind: sdk.KindUser, HubID: "outside-旧账号", TargetID: held})
+	if _, err := e.setLink(failed.HubID, held); err != nil {
 		t.Fatal(err)
 	}
 	// One account, one hub object.
-	var other string
-	for _, o := range e.app.Objects() {
-		if o.Kind == sdk.KindUser && o.ID != held.ID && o.HubID != failed.HubID {
-			other = o.ID
-			break
-		}
-	}
-	_, err = st.SetLink(context.Background(), "app", failed.HubID, other)
+	other, _ := findUser(e, "员工4")
 	var refused *store.ErrLinkRefused
-	if !errors.As(err, &refused) {
+	if _, err := e.setLink(failed.HubID, other.ID); !errors.As(err, &refused) {
 		t.Errorf("linking a second account already linked to another object: %v, want refused", err)
 	}
-	st.Close()
-
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()
-	if u, _ := findUser(e, failed.DisplayName); u.ID != held.ID {
-		t.Errorf("%s is held as %s, want the linked account %s", failed.DisplayName, u.ID, held.ID)
+	if u, _ := findUser(e, failed.DisplayName); u.ID != held {
+		t.Errorf("%s is held as %s, want the linked account %s", failed.DisplayName, u.ID, held)
 	}
-	checkMoved(t, e, held.ID)
+	checkMoved(t, e, held)
 }
 
 // checkMoved checks the application received a move of account id: an
@@ -843,38 +822,95 @@ func checkMoved(t *testing.T, e *env, id string) {
 	t.Errorf("account %s was never moved", id)
 }
 
-// A link set while the object's create waits (its new department's
-// create failed): the create runs as an update of the linked account, and
-// the department still follows, by a move.
-func TestSetLinkWhileTheCreateWaits(t *testing.T) {
+// lateHire syncs an export of 10 people but 员工3 (E00003), then puts
+// 员工3 back, in dept when given: the next sync creates 员工3.
+func lateHire(t *testing.T, dept string) (*hr, *env) {
+	t.Helper()
 	h := newHR(10)
 	row := h.rows["E00003"]
 	delete(h.rows, "E00003")
 	e := newEnv(t, h)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	row[1] = "星河集团/新部门"
+	if dept != "" {
+		row[1] = dept
+	}
 	h.rows["E00003"] = row
+	return h, e
+}
+
+// outsideAccount makes an account in the application as someone else
+// than the hub would (another hub id), and returns its id.
+func (e *env) outsideAccount(kind sdk.Kind, name string) string {
+	e.t.Helper()
+	attr := "displayName"
+	if kind == sdk.KindOrg {
+		attr = "name"
+	}
+	hub := "outside-" + name
+	drift(e.t.(*testing.T), e.app, sdk.Operation{ID: "x-" + name, Op: sdk.OpCreate, Kind: kind, HubID: hub,
+		Attributes: sdk.Attributes{attr: sdk.String(name)}})
+	for _, o := range e.app.Objects() {
+		if o.HubID == hub {
+			return o.ID
+		}
+	}
+	e.t.Fatalf("no account made for %s", name)
+	return ""
+}
+
+// setLink links the one object name names (hub id, external id or
+// display name) to account id in app, as `midstream links set` does.
+func (e *env) setLink(name, id string) (store.LinkSet, error) {
+	e.t.Helper()
+	st, err := store.Open(e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	objs, err := st.FindObjects(context.Background(), name)
+	if err != nil || len(objs) != 1 {
+		e.t.Fatalf("%q names %d objects (%v)", name, len(objs), err)
+	}
+	return st.SetLink(context.Background(), "app", objs[0].HubID, id)
+}
+
+// links returns the links of the one object name names.
+func (e *env) links(name string) []store.LinkInfo {
+	e.t.Helper()
+	st, err := store.Open(e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer st.Close()
+	objs, err := st.FindObjects(context.Background(), name)
+	if err != nil || len(objs) != 1 {
+		e.t.Fatalf("%q names %d objects (%v)", name, len(objs), err)
+	}
+	links, err := st.Links(context.Background(), objs[0].HubID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return links
+}
+
+// A link set while the object's create waits (its new department's
+// create failed): the create runs as an update of the linked account, and
+// the department still follows, by a move.
+func TestSetLinkWhileTheCreateWaits(t *testing.T) {
+	_, e := lateHire(t, "星河集团/新部门")
 	e.app.FailNext(receiver.Reject("E42", "rejected")) // the department's create
 	e.sync(engine.SyncOptions{})
 	if w := e.events(store.Filter{Statuses: []store.Status{store.Waiting}}); len(w) != 1 || w[0].DisplayName != "员工3" {
 		t.Fatalf("WAITING %v; want 员工3's create waiting on its department", w)
 	}
-	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "outside-1",
-		Attributes: sdk.Attributes{"displayName": sdk.String("旧账号")}})
-	held, _ := findUser(e, "旧账号")
-	st, err := store.Open(e.db)
-	if err != nil {
+	held := e.outsideAccount(sdk.KindUser, "旧账号")
+	if _, err := e.setLink("E00003", held); err != nil {
 		t.Fatal(err)
 	}
-	hub := e.events(store.Filter{Statuses: []store.Status{store.Waiting}})[0].HubID
-	if _, err := st.SetLink(context.Background(), "app", hub, held.ID); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
 	retryAll(t, e)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()
-	checkMoved(t, e, held.ID)
+	checkMoved(t, e, held)
 }
 
 // A user moved to no department is moved once, and the link then knows:
@@ -1347,12 +1383,7 @@ func TestARetryIsNotSupersededByANewerUpdate(t *testing.T) {
 // is not superseded by a newer update: that would send the create again
 // at once, under another idempotency key, its attempts forgotten.
 func TestAnAttemptedEventIsNotSuperseded(t *testing.T) {
-	h := newHR(10)
-	row := h.rows["E00003"]
-	delete(h.rows, "E00003")
-	e := newEnv(t, h)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	h.rows["E00003"] = row
+	h, e := lateHire(t, "")
 	e.app.FailNext(receiver.Reject("E42", "rejected"))
 	e.sync(engine.SyncOptions{}) // the create FAILS
 	h.rows["E00003"][3] = "经理"
@@ -1388,12 +1419,7 @@ func TestRepeatedTargetSyncsKeepOneSkippedPerObject(t *testing.T) {
 // SKIPPED "awaiting a link" through every target sync, not created again
 // every other one.
 func TestAConflictAwaitsItsLinkAcrossTargetSyncs(t *testing.T) {
-	h := newHR(10)
-	row := h.rows["E00003"]
-	delete(h.rows, "E00003")
-	e := newEnv(t, h)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	h.rows["E00003"] = row
+	_, e := lateHire(t, "")
 	e.app.FailNext(receiver.Conflict("user name taken"))
 	e.sync(engine.SyncOptions{})
 	for i := range 2 {
@@ -1413,21 +1439,9 @@ func TestSetLinkOutOfScopeLeavesTheAccount(t *testing.T) {
 	e := newEnv(t, h)
 	e.tExtra = `scope { filter = "record.title != '实习生'" }`
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: "outside-1",
-		Attributes: sdk.Attributes{"displayName": sdk.String("旧账号")}})
-	held, _ := findUser(e, "旧账号")
-	st, err := store.Open(e.db)
-	if err != nil {
+	if _, err := e.setLink("E00003", e.outsideAccount(sdk.KindUser, "旧账号")); err != nil {
 		t.Fatal(err)
 	}
-	objs, err := st.FindObjects(context.Background(), "E00003")
-	if err != nil || len(objs) != 1 {
-		t.Fatal(objs, err)
-	}
-	if _, err := st.SetLink(context.Background(), "app", objs[0].HubID, held.ID); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	if _, ok := findUser(e, "旧账号"); !ok {
 		t.Fatal("the account linked by hand to an object out of scope was removed")
@@ -1436,13 +1450,8 @@ func TestSetLinkOutOfScopeLeavesTheAccount(t *testing.T) {
 	if len(evs) != 1 || evs[0].Trigger != "manual" || !strings.HasPrefix(evs[0].Reason, "out of scope") {
 		t.Errorf("SKIPPED events of 员工3: %+v; want the link's update SKIPPED as out of scope", evs)
 	}
-	st, err = store.Open(e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if links, err := st.Links(context.Background(), objs[0].HubID); err != nil || len(links) != 0 {
-		t.Errorf("links of 员工3 after the SKIPPED update: %+v (%v); want none", links, err)
+	if links := e.links("E00003"); len(links) != 0 {
+		t.Errorf("links of 员工3 after the SKIPPED update: %+v; want none", links)
 	}
 }
 
@@ -1450,13 +1459,7 @@ func TestSetLinkOutOfScopeLeavesTheAccount(t *testing.T) {
 // users, without it; once an operator links the department, they are
 // moved into it.
 func TestUsersOfAConflictedDepartmentFollowItsLink(t *testing.T) {
-	h := newHR(10)
-	row := h.rows["E00003"]
-	delete(h.rows, "E00003")
-	e := newEnv(t, h)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	row[1] = "星河集团/新部门"
-	h.rows["E00003"] = row
+	_, e := lateHire(t, "星河集团/新部门")
 	e.app.FailNext(receiver.Conflict("department exists"))
 	e.sync(engine.SyncOptions{})
 	e.sync(engine.SyncOptions{FullTarget: true})
@@ -1464,30 +1467,13 @@ func TestUsersOfAConflictedDepartmentFollowItsLink(t *testing.T) {
 	if !held || (u.Parent != nil && u.Parent.TargetID != "") {
 		t.Fatalf("员工3 held %v under %+v; want sent without its department's id", held, u.Parent)
 	}
-	drift(t, e.app, sdk.Operation{ID: "x1", Op: sdk.OpCreate, Kind: sdk.KindOrg, HubID: "outside-1",
-		Attributes: sdk.Attributes{"name": sdk.String("新部门")}})
-	var dept string
-	for _, o := range e.app.Objects() {
-		if o.Kind == sdk.KindOrg && o.HubID == "outside-1" {
-			dept = o.ID
-		}
-	}
-	st, err := store.Open(e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := st.FindObjects(context.Background(), "星河集团/新部门")
-	if err != nil || len(objs) != 1 {
-		t.Fatal(objs, err)
-	}
 	// The link says where the application holds the user: nowhere.
-	if links, err := st.Links(context.Background(), u.HubID); err != nil || len(links) != 1 || links[0].SyncedParent != "none" {
-		t.Errorf("员工3's links %+v (%v); want its parent recorded as none", links, err)
+	if links := e.links("E00003"); len(links) != 1 || links[0].SyncedParent != "none" {
+		t.Errorf("员工3's links %+v; want its parent recorded as none", links)
 	}
-	if _, err := st.SetLink(context.Background(), "app", objs[0].HubID, dept); err != nil {
+	if _, err := e.setLink("星河集团/新部门", e.outsideAccount(sdk.KindOrg, "新部门")); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()
 	checkMoved(t, e, u.ID)
@@ -1508,16 +1494,7 @@ func TestSetLinkTakesOverAGoneObjectsAccount(t *testing.T) {
 	back[2], back[3] = "在职", "返聘顾问"
 	h.rows["E09003"] = back
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	st, err := store.Open(e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := st.FindObjects(context.Background(), "E09003")
-	if err != nil || len(objs) != 1 {
-		t.Fatal(objs, err)
-	}
-	set, err := st.SetLink(context.Background(), "app", objs[0].HubID, old.ID)
-	st.Close()
+	set, err := e.setLink("E09003", old.ID)
 	if err != nil || set.TakenFrom == "" {
 		t.Fatalf("SetLink = %+v, %v; want the gone object's account taken over", set, err)
 	}

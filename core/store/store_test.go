@@ -232,322 +232,227 @@ func TestReportLearnsItsManagerInTheSameBatch(t *testing.T) {
 	}
 }
 
-// What waits on an object is re-evaluated when the object's event ends
-// SKIPPED, not only when one succeeds: a retry of a failed department
-// that needed no call must not leave its users WAITING for ever.
-func TestASkippedEventReleasesWhatWaitsOnIt(t *testing.T) {
-	ctx := context.Background()
+// fixture is a store with the steps of a delivery, for tests that drive
+// events through their states by hand.
+type fixture struct {
+	t   *testing.T
+	ctx context.Context
+	st  *store.Store
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	runID, err := st.StartRun(ctx, "source", "hr", "full")
+	t.Cleanup(func() { st.Close() })
+	return &fixture{t: t, ctx: context.Background(), st: st}
+}
+
+// apply reads objs from source "hr" (an incremental run) and records
+// their changes as events of target "app".
+func (f *fixture) apply(objs ...store.Object) {
+	f.t.Helper()
+	run, err := f.st.StartRun(f.ctx, "source", "hr", "incremental")
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{
-		{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}},
-		{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, ParentExt: "d1", Orgs: []string{"d1"}, Attributes: sdk.Attributes{}},
-	}, ""); err != nil {
-		t.Fatal(err)
+	if _, err := f.st.BeginSourceRun("hr", run, false).Apply(f.ctx, objs, ""); err != nil {
+		f.t.Fatal(err)
 	}
-	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
-		t.Fatal(err)
-	}
-	claim := func() []*store.Claimed {
-		t.Helper()
-		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	finish := func(c *store.Claimed, status store.Status) {
-		t.Helper()
-		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: c.Event.Op, Kind: c.Object.Kind, Status: status}
-		if err := st.Finish(ctx, []store.Result{r}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := claim()
-	if len(got) != 1 || got[0].Object.ExternalID != "d1" {
-		t.Fatalf("claimed %d events, want the department's alone", len(got))
-	}
-	failed := got[0].Event.ID
-	finish(got[0], store.Failure)
-	if got := claim(); len(got) != 0 {
-		t.Fatalf("claimed %s while its department's create failed", got[0].Object.ExternalID)
-	}
-	if w := len(mustEvents(t, st, store.Waiting)); w != 1 {
-		t.Fatalf("%d events WAITING, want the user's", w)
-	}
-	if _, err := st.Retry(ctx, failed); err != nil {
-		t.Fatal(err)
-	}
-	got = claim()
-	if len(got) != 1 || got[0].Object.ExternalID != "d1" {
-		t.Fatalf("claimed %d events, want the department's retry", len(got))
-	}
-	finish(got[0], store.Skipped)
-	if got := claim(); len(got) != 1 || got[0].Object.ExternalID != "u1" {
-		t.Fatalf("claimed %d events after the department's retry was SKIPPED; want the user's, re-evaluated", len(got))
+	if _, err := f.st.Consume(f.ctx, "app", nil, run, 100); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
-func mustEvents(t *testing.T, st *store.Store, status store.Status) []*store.Event {
-	t.Helper()
-	evs, err := st.Events(context.Background(), store.Filter{Statuses: []store.Status{status}, Limit: 1000})
+// claim claims what is ready, by external id.
+func (f *fixture) claim() map[string]*store.Claimed {
+	f.t.Helper()
+	got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
+	}
+	out := map[string]*store.Claimed{}
+	for _, c := range got {
+		out[c.Object.ExternalID] = c
+	}
+	return out
+}
+
+// finish records c's result; a SUCCESS links it as "x-" and its external
+// id.
+func (f *fixture) finish(c *store.Claimed, status store.Status, category string) {
+	f.t.Helper()
+	r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: c.Event.Op, Kind: c.Object.Kind, Status: status, ErrCategory: category}
+	if status == store.Success {
+		r.TargetID = "x-" + c.Object.ExternalID
+	}
+	if err := f.st.Finish(f.ctx, []store.Result{r}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) events(statuses ...store.Status) []*store.Event {
+	f.t.Helper()
+	evs, err := f.st.Events(f.ctx, store.Filter{Statuses: statuses, Limit: 1000})
+	if err != nil {
+		f.t.Fatal(err)
 	}
 	return evs
+}
+
+func org(ext string, attrs sdk.Attributes) store.Object {
+	return store.Object{Kind: sdk.KindOrg, ExternalID: ext, State: sdk.StateActive, Attributes: attrs}
+}
+
+func user(ext, dept, v string) store.Object {
+	o := store.Object{Kind: sdk.KindUser, ExternalID: ext, State: sdk.StateActive, Attributes: sdk.Attributes{"v": sdk.String(v)}}
+	if dept != "" {
+		o.ParentExt, o.Orgs = dept, []string{dept}
+	}
+	return o
+}
+
+// What waits on an object is re-evaluated when the object's event ends
+// SKIPPED, not only when one succeeds: a retry of a failed department
+// that needed no call must not leave its users WAITING for ever.
+func TestASkippedEventReleasesWhatWaitsOnIt(t *testing.T) {
+	f := newFixture(t)
+	f.apply(org("d1", sdk.Attributes{}), user("u1", "d1", "a"))
+	got := f.claim()
+	if len(got) != 1 || got["d1"] == nil {
+		t.Fatalf("claimed %d events, want the department's alone", len(got))
+	}
+	failed := got["d1"].Event.ID
+	f.finish(got["d1"], store.Failure, "")
+	if got := f.claim(); len(got) != 0 {
+		t.Fatalf("claimed %d events while the department's create failed", len(got))
+	}
+	if w := len(f.events(store.Waiting)); w != 1 {
+		t.Fatalf("%d events WAITING, want the user's", w)
+	}
+	if _, err := f.st.Retry(f.ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	got = f.claim()
+	if len(got) != 1 || got["d1"] == nil {
+		t.Fatalf("claimed %d events, want the department's retry", len(got))
+	}
+	f.finish(got["d1"], store.Skipped, "")
+	if got := f.claim(); len(got) != 1 || got["u1"] == nil {
+		t.Fatalf("claimed %d events after the department's retry was SKIPPED; want the user's, re-evaluated", len(got))
+	}
 }
 
 // Pruning deletes finished events older than the cutoff, but keeps each
 // object's last event, what is unfinished, and a FAILURE something waits
 // on.
 func TestPruneEvents(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runID, err := st.StartRun(ctx, "source", "hr", "full")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{
-		{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}},
-		{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, ParentExt: "d1", Orgs: []string{"d1"}, Attributes: sdk.Attributes{"n": sdk.String("a")}},
-		{Kind: sdk.KindUser, ExternalID: "u2", State: sdk.StateActive, Attributes: sdk.Attributes{"n": sdk.String("a")}},
-	}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
-		t.Fatal(err)
-	}
-	claim := func() []*store.Claimed {
-		t.Helper()
-		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	finish := func(c *store.Claimed, status store.Status) {
-		t.Helper()
-		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: c.Event.Op, Kind: c.Object.Kind, Status: status}
-		if status == store.Success {
-			r.TargetID = "x-" + c.Object.ExternalID
-		}
-		if err := st.Finish(ctx, []store.Result{r}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFixture(t)
+	f.apply(org("d1", sdk.Attributes{}), user("u1", "d1", "a"), user("u2", "", "a"))
 	// d1 fails (u1 waits on it); u2 succeeds, then is updated twice.
-	for _, c := range claim() {
+	for _, c := range f.claim() {
 		if c.Object.ExternalID == "d1" {
-			finish(c, store.Failure)
+			f.finish(c, store.Failure, "")
 		} else {
-			finish(c, store.Success)
+			f.finish(c, store.Success, "")
 		}
 	}
-	claim() // u1 now WAITING on d1's failure
-	for _, n := range []string{"b", "c"} {
-		run, _ := st.StartRun(ctx, "source", "hr", "incremental")
-		if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, []store.Object{
-			{Kind: sdk.KindUser, ExternalID: "u2", State: sdk.StateActive, Attributes: sdk.Attributes{"n": sdk.String(n)}},
-		}, ""); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range claim() {
-			finish(c, store.Success)
-		}
+	f.claim() // u1 now WAITING on d1's failure
+	for _, v := range []string{"b", "c"} {
+		f.apply(user("u2", "", v))
+		f.finish(f.claim()["u2"], store.Success, "")
 	}
 	// A newer event of d1: its failure is no longer the last of its
 	// lane, but u1 still waits on it.
-	run, _ := st.StartRun(ctx, "source", "hr", "incremental")
-	if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, []store.Object{
-		{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{"n": sdk.String("renamed")}},
-	}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
-		t.Fatal(err)
-	}
-	before := len(allEvents(t, st))
+	f.apply(org("d1", sdk.Attributes{"n": sdk.String("renamed")}))
+	before := len(f.events())
 	// Nothing is older than a cutoff an hour ago.
-	if n, err := st.PruneEvents(ctx, "app", time.Now().Add(-time.Hour), 0); n != 0 || err != nil {
+	if n, err := f.st.PruneEvents(f.ctx, "app", time.Now().Add(-time.Hour), 0); n != 0 || err != nil {
 		t.Fatalf("pruned %d (%v) with nothing old enough", n, err)
 	}
-	n, err := st.PruneEvents(ctx, "app", time.Now().Add(time.Hour), 0)
+	n, err := f.st.PruneEvents(f.ctx, "app", time.Now().Add(time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var left []string
-	for _, ev := range allEvents(t, st) {
+	for _, ev := range f.events() {
 		left = append(left, ev.Op+" "+string(ev.Status))
 	}
 	// u2's create and first update go; its last update stays, as do d1's
-	// failure (u1 waits on it) and u1's WAITING create.
-	if n != 2 || len(left) != before-2 {
+	// failure (u1 waits on it), u1's WAITING create and d1's update.
+	slices.Sort(left)
+	if n != 2 || len(left) != before-2 || !slices.Equal(left, []string{"create FAILURE", "create WAITING", "update QUEUING", "update SUCCESS"}) {
 		t.Errorf("pruned %d of %d events, left %q; want u2's two older events pruned", n, before, left)
 	}
-	slices.Sort(left)
-	if !slices.Equal(left, []string{"create FAILURE", "create WAITING", "update QUEUING", "update SUCCESS"}) {
-		t.Errorf("left %q; want d1's failure and u1's waiting create kept", left)
-	}
-}
-
-func allEvents(t *testing.T, st *store.Store) []*store.Event {
-	t.Helper()
-	evs, err := st.Events(context.Background(), store.Filter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }
 
 // A link is not set by hand while the object's event runs (its answer
 // would replace it), and an account held by a live object is not taken.
 func TestSetLinkRefusals(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runID, err := st.StartRun(ctx, "source", "hr", "full")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{
-		{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, Attributes: sdk.Attributes{}},
-		{Kind: sdk.KindUser, ExternalID: "u2", State: sdk.StateActive, Attributes: sdk.Attributes{}},
-	}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
-		t.Fatal(err)
-	}
-	claimed, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
-	if err != nil || len(claimed) != 2 {
-		t.Fatalf("claimed %d, %v", len(claimed), err)
-	}
+	f := newFixture(t)
+	f.apply(user("u1", "", "a"), user("u2", "", "a"))
+	claimed := f.claim()
 	var refused *store.ErrLinkRefused
-	if _, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-1"); !errors.As(err, &refused) {
-		t.Fatalf("SetLink while the create runs: %v, want refused", err)
+	_, err := f.st.SetLink(f.ctx, "app", claimed["u1"].Event.HubID, "acct-1")
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("SetLink while the create runs: %v, want refused as running", err)
 	}
-	var results []store.Result
-	for i, c := range claimed {
-		results = append(results, store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: "create", Kind: sdk.KindUser,
-			Status: store.Success, TargetID: fmt.Sprintf("acct-%d", i+1)})
+	f.finish(claimed["u1"], store.Success, "")
+	f.finish(claimed["u2"], store.Success, "")
+	_, err = f.st.SetLink(f.ctx, "app", claimed["u1"].Event.HubID, "x-u2")
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "already linked") {
+		t.Fatalf("SetLink to the account of another live object: %v, want refused as already linked", err)
 	}
-	if err := st.Finish(ctx, results); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-2"); !errors.As(err, &refused) {
-		t.Fatalf("SetLink to the account of another live object: %v, want refused", err)
-	}
-	set, err := st.SetLink(ctx, "app", claimed[0].Event.HubID, "acct-9")
-	if err != nil || set.Previous != "acct-1" || set.EventID == 0 {
-		t.Fatalf("SetLink = %+v, %v; want acct-1 as the previous id and a queued event", set, err)
+	set, err := f.st.SetLink(f.ctx, "app", claimed["u1"].Event.HubID, "acct-9")
+	if err != nil || set.Previous != "x-u1" || set.EventID == 0 {
+		t.Fatalf("SetLink = %+v, %v; want x-u1 as the previous id and a queued event", set, err)
 	}
 }
 
 // What pruning keeps although old: the FAILURE of a conflict later
-// SKIPPED (a target sync finds the conflict by it), a retry while the
-// failure it retries is kept, and an event that finished after the
-// cutoff however old its creation.
+// SKIPPED (a target sync finds the conflict by it), and an event that
+// finished after the cutoff however old its creation.
 func TestPruneKeepsWhatStillSaysSomething(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	f := newFixture(t)
 	now := time.Now()
-	old := now.Add(-60 * 24 * time.Hour)
-	st.Now = func() time.Time { return old }
-	apply := func(names ...string) {
-		t.Helper()
-		run, err := st.StartRun(ctx, "source", "hr", "incremental")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var objs []store.Object
-		for _, n := range names {
-			objs = append(objs, store.Object{Kind: sdk.KindUser, ExternalID: n, State: sdk.StateActive, Attributes: sdk.Attributes{"v": sdk.String(fmt.Sprint(len(objs), time.Now().UnixNano()))}})
-		}
-		if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, objs, ""); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
-			t.Fatal(err)
-		}
-	}
-	claim := func() map[string]*store.Claimed {
-		t.Helper()
-		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*store.Claimed{}
-		for _, c := range got {
-			out[c.Object.ExternalID] = c
-		}
-		return out
-	}
-	finish := func(c *store.Claimed, status store.Status, category string) {
-		t.Helper()
-		r := store.Result{EventID: c.Event.ID, Target: "app", HubID: c.Event.HubID, Op: "create", Kind: sdk.KindUser, Status: status, ErrCategory: category}
-		if status == store.Success {
-			r.TargetID = "x-" + c.Object.ExternalID
-		}
-		if err := st.Finish(ctx, []store.Result{r}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apply("conflicted", "slow", "done")
-	c := claim()
-	finish(c["conflicted"], store.Failure, "conflict")
-	finish(c["done"], store.Success, "")
+	f.st.Now = func() time.Time { return now.Add(-60 * 24 * time.Hour) }
+	f.apply(user("conflicted", "", "a"), user("slow", "", "a"), user("done", "", "a"))
+	c := f.claim()
+	f.finish(c["conflicted"], store.Failure, "conflict")
+	f.finish(c["done"], store.Success, "")
 	failed := c["conflicted"].Event.ID
-	if _, err := st.Retry(ctx, failed); err != nil {
+	if _, err := f.st.Retry(f.ctx, failed); err != nil {
 		t.Fatal(err)
 	}
-	finish(claim()["conflicted"], store.Skipped, "")
-	apply("done")
-	finish(claim()["done"], store.Success, "")
-	st.Now = func() time.Time { return now }
-	finish(c["slow"], store.Success, "") // created 60 days ago, finished now
-	apply("slow")
-	finish(claim()["slow"], store.Success, "")
+	f.finish(f.claim()["conflicted"], store.Skipped, "")
+	f.apply(user("done", "", "b"))
+	f.finish(f.claim()["done"], store.Success, "")
+	f.st.Now = func() time.Time { return now }
+	f.finish(c["slow"], store.Success, "") // created 60 days ago, finished now
+	f.apply(user("slow", "", "b"))
+	f.finish(f.claim()["slow"], store.Success, "")
 
-	n, err := st.PruneEvents(ctx, "app", now.Add(-30*24*time.Hour), 0)
+	n, err := f.st.PruneEvents(f.ctx, "app", now.Add(-30*24*time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var left []string
-	for _, ev := range allEvents(t, st) {
+	for _, ev := range f.events() {
 		left = append(left, fmt.Sprintf("%d %s", ev.ID, ev.Status))
 	}
 	if n != 1 {
 		t.Fatalf("pruned %d events, left %q; want only done's first create", n, left)
 	}
-	if _, err := st.GetEvent(ctx, failed); err != nil {
+	if _, err := f.st.GetEvent(f.ctx, failed); err != nil {
 		t.Errorf("the conflict's FAILURE was pruned: %v", err)
 	}
 	// Not again within a day.
-	st.Now = func() time.Time { return now.Add(time.Hour) }
-	apply("done")
-	finish(claim()["done"], store.Success, "")
-	if n, err := st.PruneEvents(ctx, "app", now.Add(time.Hour), 24*time.Hour); n != 0 || err != nil {
+	f.st.Now = func() time.Time { return now.Add(time.Hour) }
+	f.apply(user("done", "", "c"))
+	f.finish(f.claim()["done"], store.Success, "")
+	if n, err := f.st.PruneEvents(f.ctx, "app", now.Add(time.Hour), 24*time.Hour); n != 0 || err != nil {
 		t.Errorf("a second pass within a day pruned %d (%v)", n, err)
 	}
 }
@@ -556,47 +461,17 @@ func TestPruneKeepsWhatStillSaysSomething(t *testing.T) {
 // object's others: it says its FAILURE was retried, which is not
 // retried again.
 func TestASkippedRetryIsKept(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
+	f := newFixture(t)
+	f.apply(user("u1", "", "a"))
+	c := f.claim()["u1"]
+	f.finish(c, store.Failure, "")
+	if _, err := f.st.Retry(f.ctx, c.Event.ID); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	apply := func(v string) {
-		t.Helper()
-		run, err := st.StartRun(ctx, "source", "hr", "incremental")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.BeginSourceRun("hr", run, false).Apply(ctx, []store.Object{
-			{Kind: sdk.KindUser, ExternalID: "u1", State: sdk.StateActive, Attributes: sdk.Attributes{"v": sdk.String(v)}},
-		}, ""); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.Consume(ctx, "app", nil, run, 100); err != nil {
-			t.Fatal(err)
-		}
-	}
-	finishNext := func(status store.Status) int64 {
-		t.Helper()
-		got, err := st.Claim(ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
-		if err != nil || len(got) != 1 {
-			t.Fatalf("claimed %d, %v", len(got), err)
-		}
-		if err := st.Finish(ctx, []store.Result{{EventID: got[0].Event.ID, Target: "app", HubID: got[0].Event.HubID, Op: "create", Kind: sdk.KindUser, Status: status}}); err != nil {
-			t.Fatal(err)
-		}
-		return got[0].Event.ID
-	}
-	apply("a")
-	failed := finishNext(store.Failure)
-	if _, err := st.Retry(ctx, failed); err != nil {
-		t.Fatal(err)
-	}
-	finishNext(store.Skipped)
-	apply("b")
-	finishNext(store.Skipped)
-	ids, err := st.RetryFailures(ctx, "app")
+	f.finish(f.claim()["u1"], store.Skipped, "")
+	f.apply(user("u1", "", "b"))
+	f.finish(f.claim()["u1"], store.Skipped, "")
+	ids, err := f.st.RetryFailures(f.ctx, "app")
 	if err != nil || len(ids) != 0 {
 		t.Errorf("RetryFailures = %v, %v; want the failure, retried already, not retried again", ids, err)
 	}
