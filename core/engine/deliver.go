@@ -623,9 +623,11 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				// the hub did not make.
 				follow = append(follow, "enable")
 			}
-			if parentHub != c.Link.SyncedParent {
+			if sentParent != c.Link.SyncedParent {
 				// Also to or from no parent, and for a link that does not
-				// know it (store.ParentUnknown).
+				// know it (store.ParentUnknown). A parent that cannot be
+				// linked (out of scope, a conflict awaiting its link) is
+				// no parent: moving there again would change nothing.
 				follow = append(follow, "move")
 			}
 			attrs := mapped
@@ -678,7 +680,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 				// Back after a delete the policy turned into a disable.
 				res.FollowUp = append(res.FollowUp, "enable")
 			}
-			if parentHub != c.Link.SyncedParent {
+			if sentParent != c.Link.SyncedParent {
 				// Recorded by the move when it has run.
 				res.FollowUp = append(res.FollowUp, "move")
 				res.SyncedParent = ""

@@ -1509,3 +1509,61 @@ func TestSetLinkTakesOverAGoneObjectsAccount(t *testing.T) {
 		t.Errorf("the account taken over holds %v, want the new object's values", acct.Attributes)
 	}
 }
+
+// Taking over a gone object's account keeps the account's unique values:
+// its login name is not renamed to the one the new object reserved.
+func TestSetLinkTakeOverKeepsTheAccountsName(t *testing.T) {
+	h := newHR(10)
+	e := newEnv(t, h)
+	e.tExtra = `policy { user_deleted = "keep" }`
+	e.mapping = `mapping "user" {
+    attribute "displayName" { from = "name" }
+    attribute "title"       { from = "title" }
+    attribute "userName"    {
+      script      = "'u.' + record.name"
+      unique      = true
+      on_conflict = "suffix"
+    }
+  }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	old, _ := findUser(e, "员工3")
+	h.rows["E00003"][2] = "离职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	back := append([]string(nil), h.rows["E00003"]...)
+	back[2], back[3] = "在职", "返聘顾问"
+	h.rows["E09003"] = back
+	mustSucceed(t, e.sync(engine.SyncOptions{})) // its create reserves u.员工32
+	if _, err := e.setLink("E09003", old.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	for _, o := range e.app.Objects() {
+		if o.ID == old.ID && (o.Attributes.String("userName") != old.Attributes.String("userName") || o.Attributes.String("title") != "返聘顾问") {
+			t.Errorf("the account taken over holds %v; want its userName %s kept and the new title", o.Attributes, old.Attributes.String("userName"))
+		}
+	}
+}
+
+// An org whose parent is out of scope is sent without one; target syncs
+// do not move it there again and again.
+func TestTargetSyncsDoNotRepeatMovesToNoParent(t *testing.T) {
+	h := newHR(30)
+	e := newEnv(t, h)
+	e.tExtra = `scope { org_subtrees = ["星河集团/研发中心"] }`
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	moves := func() int {
+		n := 0
+		for _, ev := range e.app.Events() {
+			if ev.Type == callback.EventOrgMove || ev.Type == callback.EventUserMove {
+				n++
+			}
+		}
+		return n
+	}
+	before := moves()
+	mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true}))
+	mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true}))
+	if n := moves() - before; n != 0 {
+		t.Errorf("two target syncs of an unchanged directory sent %d moves", n)
+	}
+}

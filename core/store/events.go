@@ -1065,20 +1065,21 @@ func forgetLink(tx *sql.Tx, r Result, now int64) error {
 	if r.Kind != sdk.KindOrg {
 		return nil
 	}
-	return moveChildren(tx, r, now)
+	return moveChildren(tx, r, now, false)
 }
 
-// moveChildren queues a move of each linked department and user in org r,
-// at the end of its lane: it waits for the org to be linked, and sends
-// its id.
-func moveChildren(tx *sql.Tx, r Result, now int64) error {
+// moveChildren queues a move of each linked department and user in org r
+// (only those the application does not hold under it, with stray), at
+// the end of its lane: it waits for the org to be linked, and sends its
+// id.
+func moveChildren(tx *sql.Tx, r Result, now int64, stray bool) error {
 	_, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at)
 		SELECT ?, c.hub_id, c.kind, c.display_name, 'move', 'incremental',
 			CASE WHEN EXISTS (SELECT 1 FROM events x INDEXED BY events_lane WHERE x.target = ? AND x.hub_id = c.hub_id AND x.status IN `+unfinished+`)
 				THEN 'PENDING' ELSE 'QUEUING' END, ?, ?
 		FROM objects c JOIN links l ON l.target = ? AND l.hub_id = c.hub_id AND l.target_id != ''
-		WHERE c.source = ? AND c.parent_ext = ? AND c.state != 'deleted'`,
-		r.Target, r.Target, now, now, r.Target, r.Source, r.ExternalID)
+		WHERE c.source = ? AND c.parent_ext = ? AND c.state != 'deleted' AND NOT (? AND l.synced_parent = ?)`,
+		r.Target, r.Target, now, now, r.Target, r.Source, r.ExternalID, stray, r.HubID)
 	return err
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -138,9 +139,10 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		var other, otherName, otherLink, otherState string
-		err = tx.QueryRow(`SELECT l.hub_id, o.display_name, l.state, o.state FROM links l JOIN objects o ON o.hub_id = l.hub_id
-			WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ?`, target, targetID, hubID, kind).Scan(&other, &otherName, &otherLink, &otherState)
+		var other, otherName, otherLink, otherState, otherReserved string
+		err = tx.QueryRow(`SELECT l.hub_id, o.display_name, l.state, o.state, l.reserved FROM links l JOIN objects o ON o.hub_id = l.hub_id
+			WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ?`, target, targetID, hubID, kind).Scan(&other, &otherName, &otherLink, &otherState, &otherReserved)
+		taken := false
 		switch {
 		case err == nil && (otherLink == "orphan" || otherState == string(sdk.StateDeleted)):
 			// The account of someone gone (kept, or only disabled, by the
@@ -159,11 +161,7 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 			if _, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, target, other); err != nil {
 				return err
 			}
-			// The account's unique values (its login name) go with it, so
-			// the update does not rename it.
-			if _, err := tx.Exec(`UPDATE unique_values SET hub_id = ? WHERE target = ? AND hub_id = ?`, hubID, target, other); err != nil {
-				return err
-			}
+			taken = true
 			out.TakenFrom = fmt.Sprintf("%s (%s)", otherName, other)
 		case err == nil:
 			return &ErrLinkRefused{fmt.Sprintf("%s %s in %s is already linked to %s (%s): two hub objects cannot share one account", kind, targetID, target, otherName, other)}
@@ -180,6 +178,11 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 				updated_at = excluded.updated_at, state = 'linked', synced_state = '', synced_parent = excluded.synced_parent`,
 			target, hubID, targetID, now, ParentUnknown); err != nil {
 			return err
+		}
+		if taken {
+			if err := takeReserved(tx, target, kind, other, hubID, otherReserved); err != nil {
+				return err
+			}
 		}
 		st := Queuing
 		var busy int
@@ -208,9 +211,38 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 			// Its reports sent without its id get it.
 			return followReports(tx, r, now)
 		}
-		// What the org holds names its old id, or was sent without one
-		// (its create ended in a conflict).
-		return moveChildren(tx, r, now)
+		// What the org holds names its old id (all of it), or was sent
+		// without one (its create ended in a conflict).
+		return moveChildren(tx, r, now, out.Previous == targetID)
 	})
 	return out, err
+}
+
+// takeReserved gives the account's unique values (its login name) to the
+// object that takes the account over: the reservations the mapping reuses
+// (links.reserved) and their rows in unique_values, replacing the
+// object's own for the same attributes, so the update does not rename the
+// account.
+func takeReserved(tx *sql.Tx, target, kind, from, to, fromReserved string) error {
+	var taken map[string]string
+	if err := json.Unmarshal([]byte(fromReserved), &taken); err != nil || len(taken) == 0 {
+		return nil
+	}
+	var own string
+	if err := tx.QueryRow(`SELECT reserved FROM links WHERE target = ? AND hub_id = ?`, target, to).Scan(&own); err != nil {
+		return err
+	}
+	merged := map[string]string{}
+	_ = json.Unmarshal([]byte(own), &merged)
+	for attr, v := range taken {
+		merged[attr] = v
+		if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND kind = ? AND attribute = ? AND hub_id = ?`, target, kind, attr, to); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`UPDATE unique_values SET hub_id = ? WHERE target = ? AND hub_id = ?`, to, target, from); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`UPDATE links SET reserved = ? WHERE target = ? AND hub_id = ?`, mustJSON(merged), target, to)
+	return err
 }

@@ -29,19 +29,26 @@ func (s *Store) PruneEvents(ctx context.Context, target string, cutoff time.Time
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
-	if err == nil && now-last < every.Milliseconds() {
+	if err == nil && now >= last && now-last < every.Milliseconds() {
+		// (A time ahead of now, from a clock set back since, is due.)
 		return 0, nil
+	}
+	// The attempt counts, even one that fails: a store that cannot be
+	// pruned is not read through again by every delivery.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO prune_runs (target, at) VALUES (?, ?) ON CONFLICT (target) DO UPDATE SET at = excluded.at`, target, now); err != nil {
+		return 0, err
 	}
 	total := 0
 	// A status at a time, through events_ready (target, status, id), in
-	// id order, which is creation order: a pass stops at the first event
-	// created after cutoff.
+	// id order, which is creation order: a pass stops at a batch that holds
+	// no event created before cutoff (not at the first one after it: a
+	// clock set back leaves newer times among older ones).
 	for _, status := range []Status{Success, Failure, Ignored, Skipped} {
 		after := int64(0)
 		for done := false; !done; {
 			err := s.tx(ctx, func(tx *sql.Tx) error {
 				rows, err := tx.Query(`SELECT e.id, e.created_at < ?,
-						e.finished_at IS NOT NULL AND e.finished_at < ?
+						e.created_at < ? AND e.finished_at IS NOT NULL AND e.finished_at < ?
 						AND EXISTS (SELECT 1 FROM events n INDEXED BY events_lane WHERE n.target = e.target AND n.hub_id = e.hub_id AND n.id > e.id)
 						AND (e.status IN ('IGNORED', 'SKIPPED') OR EXISTS (SELECT 1 FROM events n INDEXED BY events_lane
 							WHERE n.target = e.target AND n.hub_id = e.hub_id AND n.id > e.id AND n.status NOT IN ('IGNORED', 'SKIPPED')))
@@ -49,12 +56,12 @@ func (s *Store) PruneEvents(ctx context.Context, target string, cutoff time.Time
 						AND (e.retry_of = 0 OR NOT EXISTS (SELECT 1 FROM events f WHERE f.id = e.retry_of))
 					FROM events e INDEXED BY events_ready
 					WHERE e.target = ? AND e.status = ? AND e.id > ? ORDER BY e.id LIMIT ?`,
-					cutoff.UnixMilli(), cutoff.UnixMilli(), target, string(status), after, pruneBatch)
+					cutoff.UnixMilli(), cutoff.UnixMilli(), cutoff.UnixMilli(), target, string(status), after, pruneBatch)
 				if err != nil {
 					return err
 				}
 				var ids []int64
-				scanned := 0
+				scanned, olds := 0, 0
 				for rows.Next() {
 					var id int64
 					var old, prune bool
@@ -64,9 +71,8 @@ func (s *Store) PruneEvents(ctx context.Context, target string, cutoff time.Time
 					}
 					scanned++
 					after = id
-					if !old {
-						done = true
-						break
+					if old {
+						olds++
 					}
 					if prune {
 						ids = append(ids, id)
@@ -76,7 +82,7 @@ func (s *Store) PruneEvents(ctx context.Context, target string, cutoff time.Time
 				if err := rows.Err(); err != nil {
 					return err
 				}
-				if scanned < pruneBatch {
+				if scanned < pruneBatch || olds == 0 {
 					done = true
 				}
 				if len(ids) == 0 {
@@ -95,6 +101,5 @@ func (s *Store) PruneEvents(ctx context.Context, target string, cutoff time.Time
 			}
 		}
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO prune_runs (target, at) VALUES (?, ?) ON CONFLICT (target) DO UPDATE SET at = excluded.at`, target, now)
-	return total, err
+	return total, nil
 }
