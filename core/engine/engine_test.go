@@ -1567,3 +1567,17 @@ func TestTargetSyncsDoNotRepeatMovesToNoParent(t *testing.T) {
 		t.Errorf("two target syncs of an unchanged directory sent %d moves", n)
 	}
 }
+
+// The users a target sync sent without their department (its create met
+// a conflict) are moved into it once it is created after all (a retry).
+func TestUsersFollowTheirDepartmentsLateCreate(t *testing.T) {
+	_, e := lateHire(t, "星河集团/新部门")
+	e.app.FailNext(receiver.Conflict("department exists"))
+	e.sync(engine.SyncOptions{})
+	e.sync(engine.SyncOptions{FullTarget: true})
+	u, _ := findUser(e, "员工3")
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+	checkMoved(t, e, u.ID)
+}

@@ -931,6 +931,14 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					// saveLink recorded its reports as waiting.
 					managerWaits[r.Target] = true
 				}
+				if r.Op == string(sdk.OpCreate) && r.Kind == sdk.KindOrg && r.ExternalID != "" {
+					// What was sent while the org could not be linked (its
+					// create failed as a conflict, and is retried now) is
+					// held elsewhere: moved in.
+					if err := moveChildren(tx, r, now, true); err != nil {
+						return err
+					}
+				}
 				if r.Op == string(sdk.OpCreate) && r.FollowReports && r.Kind == sdk.KindUser {
 					w, err := mayWait(r.Target)
 					if err != nil {
