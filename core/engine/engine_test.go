@@ -1508,6 +1508,16 @@ func TestSetLinkTakesOverAGoneObjectsAccount(t *testing.T) {
 	if acct.Attributes.String("title") != "返聘顾问" {
 		t.Errorf("the account taken over holds %v, want the new object's values", acct.Attributes)
 	}
+	// The one who left is reinstated: an account of their own, not the
+	// one taken over (the application knows it by the new object now).
+	h.rows["E00003"][2] = "在职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	if l := e.links("E00003"); len(l) != 1 || l[0].TargetID == "" || l[0].TargetID == old.ID {
+		t.Errorf("the reinstated person's links %+v; want an account other than %s", l, old.ID)
+	}
+	if l := e.links("E09003"); len(l) != 1 || l[0].TargetID != old.ID {
+		t.Errorf("the new object's links %+v; want %s still", l, old.ID)
+	}
 }
 
 // Taking over a gone object's account keeps the account's unique values:

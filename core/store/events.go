@@ -895,7 +895,27 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			}
 			return w, nil
 		}
-		for _, r := range results {
+		for i, r := range results {
+			if r.Status == Success && r.Op == string(sdk.OpCreate) && r.TargetID != "" {
+				// Two live objects never share an account: a create the
+				// application answered with the account of another (one
+				// linked by hand to it, say, while the application still
+				// knows it by this object's hub id) is a conflict.
+				var holder, name string
+				err := tx.QueryRow(`SELECT l.hub_id, o.display_name FROM links l JOIN objects o ON o.hub_id = l.hub_id
+					WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ? AND o.state != 'deleted' AND l.state != 'orphan'`,
+					r.Target, r.TargetID, r.HubID, string(r.Kind)).Scan(&holder, &name)
+				switch {
+				case err == nil:
+					r = Result{EventID: r.EventID, Target: r.Target, HubID: r.HubID, Kind: r.Kind, Source: r.Source, ExternalID: r.ExternalID,
+						Op: r.Op, Request: r.Request, RespStatus: r.RespStatus, RespID: r.RespID, Excerpt: r.Excerpt, Status: Failure,
+						ErrCategory: string(sdk.CategoryConflict),
+						ErrMessage:  fmt.Sprintf("the application answered with %s %s, which is linked to %s (%s): link this object to its own account with `midstream links set`", r.Kind, r.TargetID, name, holder)}
+					results[i] = r
+				case !errors.Is(err, sql.ErrNoRows):
+					return err
+				}
+			}
 			if r.Unattempted {
 				if _, err := tx.Exec(unattempted, now, r.EventID); err != nil {
 					return err

@@ -224,6 +224,9 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 // object's own for the same attributes, so the update does not rename the
 // account.
 func takeReserved(tx *sql.Tx, target, kind, from, to, fromReserved string) error {
+	if _, err := tx.Exec(`UPDATE OR REPLACE unique_values SET hub_id = ? WHERE target = ? AND hub_id = ?`, to, target, from); err != nil {
+		return err
+	}
 	var taken map[string]string
 	if err := json.Unmarshal([]byte(fromReserved), &taken); err != nil || len(taken) == 0 {
 		return nil
@@ -236,12 +239,9 @@ func takeReserved(tx *sql.Tx, target, kind, from, to, fromReserved string) error
 	_ = json.Unmarshal([]byte(own), &merged)
 	for attr, v := range taken {
 		merged[attr] = v
-		if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND kind = ? AND attribute = ? AND hub_id = ?`, target, kind, attr, to); err != nil {
+		if _, err := tx.Exec(`DELETE FROM unique_values WHERE target = ? AND kind = ? AND attribute = ? AND hub_id = ? AND value != ?`, target, kind, attr, to, v); err != nil {
 			return err
 		}
-	}
-	if _, err := tx.Exec(`UPDATE unique_values SET hub_id = ? WHERE target = ? AND hub_id = ?`, to, target, from); err != nil {
-		return err
 	}
 	_, err := tx.Exec(`UPDATE links SET reserved = ? WHERE target = ? AND hub_id = ?`, mustJSON(merged), target, to)
 	return err

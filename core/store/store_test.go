@@ -476,3 +476,33 @@ func TestASkippedRetryIsKept(t *testing.T) {
 		t.Errorf("RetryFailures = %v, %v; want the failure, retried already, not retried again", ids, err)
 	}
 }
+
+// A create answered with the account another live object is linked to is
+// a conflict, not a second link to that account.
+func TestACreateAnsweredWithAnotherObjectsAccountIsAConflict(t *testing.T) {
+	f := newFixture(t)
+	f.apply(user("u1", "", "a"), user("u2", "", "a"))
+	c := f.claim()
+	f.finish(c["u1"], store.Success, "")
+	r := store.Result{EventID: c["u2"].Event.ID, Target: "app", HubID: c["u2"].Event.HubID, Op: "create", Kind: sdk.KindUser,
+		Status: store.Success, TargetID: "x-u1"}
+	if err := f.st.Finish(f.ctx, []store.Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := f.st.GetEvent(f.ctx, r.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Status != store.Failure || ev.ErrorCategory != string(sdk.CategoryConflict) {
+		t.Errorf("u2's create answered with u1's account ended %s (%s: %s); want a FAILURE, conflict", ev.Status, ev.ErrorCategory, ev.ErrorMessage)
+	}
+	links, err := f.st.Links(f.ctx, r.HubID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if l.TargetID != "" {
+			t.Errorf("u2 is linked to %s; want no link to u1's account", l.TargetID)
+		}
+	}
+}

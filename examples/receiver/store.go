@@ -200,6 +200,14 @@ func (s *Store) apply(ev *callback.Event) (string, error) {
 	if o == nil || o.Kind != obj.Kind {
 		return "", fmt.Errorf("%w: no %s with id %q", receiver.ErrNotFound, obj.Kind, id)
 	}
+	if obj.HubID != "" && obj.HubID != o.HubID && ev.Type.Op() != sdk.OpDelete {
+		// The hub linked this object anew, to another of its objects (an
+		// operator's `midstream links set`): a resent create finds it
+		// under that one, and the object it was made for gets its own.
+		delete(s.byHub, hubKey(o.Kind, o.HubID))
+		o.HubID = obj.HubID
+		s.byHub[hubKey(o.Kind, o.HubID)] = id
+	}
 	switch ev.Type.Op() {
 	case sdk.OpUpdate:
 		o.merge(obj)

@@ -116,6 +116,13 @@ func (m *MemoryApp) Handle(_ context.Context, ev *callback.Event) (string, error
 	if !ok || o.Kind != obj.Kind {
 		return "", fmt.Errorf("%w: no %s with id %q", ErrNotFound, obj.Kind, obj.TargetID)
 	}
+	if obj.HubID != "" && obj.HubID != o.HubID && ev.Type.Op() != sdk.OpDelete {
+		// Linked anew to another hub object (`midstream links set`):
+		// looked up by that one from now on.
+		delete(m.byHub, hubKey(o.Kind, o.HubID))
+		o.HubID = obj.HubID
+		m.byHub[hubKey(o.Kind, o.HubID)] = o.ID
+	}
 	switch ev.Type.Op() {
 	case sdk.OpDelete:
 		delete(m.objects, o.ID)
