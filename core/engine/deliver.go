@@ -663,6 +663,7 @@ func (x *executor) plan(ctx context.Context, c *store.Claimed) (op sdk.Operation
 			op.Attributes = mapped
 			synced = mapped
 			res.SyncedState = string(sdk.StateActive)
+			res.MoveChildren = obj.Kind == sdk.KindOrg && ev.Trigger != "incremental"
 			if obj.State == sdk.StateDisabled && evOp != "create" && disabledPolicy != "keep" {
 				// Also what a disable of an object the application does not
 				// hold yet becomes: derived afresh, a create, then the disable.

@@ -118,10 +118,10 @@ func lifecycleResult(c *store.Claimed) store.Result {
 		ExternalID: o.ExternalID, Op: c.Event.Op, Status: store.Success, TargetID: c.Link.TargetID,
 		Synced: o.Attributes, SyncedState: string(o.State), Outcome: string(sdk.OutcomeApplied), RespStatus: 200}
 	if r.TargetID == "" {
-		r.Op, r.TargetID = "create", "app-"+o.ExternalID
+		r.Op, r.TargetID, r.Outcome = "create", "app-"+o.ExternalID, string(sdk.OutcomeCreated)
 	}
 	if c.Parent != nil {
-		r.SyncedParent = c.Parent.HubID
+		r.SyncedParent = store.SyncedParentOf(c.Parent.HubID)
 	}
 	if o.Kind == sdk.KindUser {
 		r.FollowReports = true

@@ -840,6 +840,11 @@ type Result struct {
 	// directory): if the manager has been linked meanwhile, an update
 	// follows; otherwise the user waits for the manager's create.
 	ManagerWait string
+	// MoveChildren, for the SUCCESS of an org's create, moves in its linked
+	// departments and users that the application holds elsewhere: set for
+	// a create that is not the org's first (a retry, a target sync), after
+	// which what it holds may have been sent without it.
+	MoveChildren bool
 	// FollowUp, for a SUCCESS, records further events for the object at
 	// the end of its lane (an enable after a re-created orphan).
 	FollowUp []string
@@ -896,11 +901,12 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 			return w, nil
 		}
 		for i, r := range results {
-			if r.Status == Success && r.Op == string(sdk.OpCreate) && r.TargetID != "" {
+			if r.Status == Success && r.Op == string(sdk.OpCreate) && r.TargetID != "" && r.Outcome != string(sdk.OutcomeCreated) {
 				// Two live objects never share an account: a create the
-				// application answered with the account of another (one
-				// linked by hand to it, say, while the application still
-				// knows it by this object's hub id) is a conflict.
+				// application answered with an account it already held
+				// (matched) that is linked to another (one linked by hand,
+				// say, while the application still knows it by this
+				// object's hub id) is a conflict. A new account cannot be.
 				var holder, name string
 				err := tx.QueryRow(`SELECT l.hub_id, o.display_name FROM links l JOIN objects o ON o.hub_id = l.hub_id
 					WHERE l.target = ? AND l.target_id = ? AND l.hub_id != ? AND o.kind = ? AND o.state != 'deleted' AND l.state != 'orphan'`,
@@ -951,7 +957,7 @@ func (s *Store) Finish(ctx context.Context, results []Result) error {
 					// saveLink recorded its reports as waiting.
 					managerWaits[r.Target] = true
 				}
-				if r.Op == string(sdk.OpCreate) && r.Kind == sdk.KindOrg && r.ExternalID != "" {
+				if r.MoveChildren && r.Op == string(sdk.OpCreate) {
 					// What was sent while the org could not be linked (its
 					// create failed as a conflict, and is retried now) is
 					// held elsewhere: moved in.
