@@ -505,4 +505,18 @@ func TestACreateAnsweredWithAnotherObjectsAccountIsAConflict(t *testing.T) {
 			t.Errorf("u2 is linked to %s; want no link to u1's account", l.TargetID)
 		}
 	}
+	// Two creates answered with one account in one batch.
+	f.apply(user("u3", "", "a"), user("u4", "", "a"))
+	c = f.claim()
+	var rs []store.Result
+	for _, ext := range []string{"u3", "u4"} {
+		rs = append(rs, store.Result{EventID: c[ext].Event.ID, Target: "app", HubID: c[ext].Event.HubID, Op: "create", Kind: sdk.KindUser,
+			Status: store.Success, TargetID: "x-same"})
+	}
+	if err := f.st.Finish(f.ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.events(store.Failure)); n != 2 {
+		t.Errorf("%d FAILUREs after two creates answered with one account in a batch; want 2 (u2's and the second of these)", n)
+	}
 }
