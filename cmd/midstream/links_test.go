@@ -72,9 +72,16 @@ func TestLinksCommands(t *testing.T) {
 	if out, err := run("sync", dir); err != nil {
 		t.Fatalf("sync: %v\n%s", err, out)
 	}
+	found := false
 	for _, o := range app.Objects() {
-		if o.ID == outside && o.Attributes.String("name") != "员工3" {
-			t.Errorf("the linked account holds %v after the sync, want 员工3's values", o.Attributes)
+		if o.ID == outside {
+			found = true
+			if o.Attributes.String("name") != "员工3" {
+				t.Errorf("the linked account holds %v after the sync, want 员工3's values", o.Attributes)
+			}
 		}
+	}
+	if !found {
+		t.Errorf("the linked account %s is gone after the sync", outside)
 	}
 }

@@ -838,6 +838,22 @@ func lateHire(t *testing.T, dept string) (*hr, *env) {
 	return h, e
 }
 
+// conflictedDepartment hires 员工3 into a new department whose create
+// meets a conflict, then runs a target sync, which sends 员工3 without
+// the department's id; it returns 员工3's account.
+func conflictedDepartment(t *testing.T) (*env, receiver.MemoryObject) {
+	t.Helper()
+	_, e := lateHire(t, "星河集团/新部门")
+	e.app.FailNext(receiver.Conflict("department exists"))
+	e.sync(engine.SyncOptions{})
+	e.sync(engine.SyncOptions{FullTarget: true})
+	u, held := findUser(e, "员工3")
+	if !held || (u.Parent != nil && u.Parent.TargetID != "") {
+		t.Fatalf("员工3 held %v under %+v; want sent without its department's id", held, u.Parent)
+	}
+	return e, u
+}
+
 // outsideAccount makes an account in the application as someone else
 // than the hub would (another hub id), and returns its id.
 func (e *env) outsideAccount(kind sdk.Kind, name string) string {
@@ -1459,14 +1475,7 @@ func TestSetLinkOutOfScopeLeavesTheAccount(t *testing.T) {
 // users, without it; once an operator links the department, they are
 // moved into it.
 func TestUsersOfAConflictedDepartmentFollowItsLink(t *testing.T) {
-	_, e := lateHire(t, "星河集团/新部门")
-	e.app.FailNext(receiver.Conflict("department exists"))
-	e.sync(engine.SyncOptions{})
-	e.sync(engine.SyncOptions{FullTarget: true})
-	u, held := findUser(e, "员工3")
-	if !held || (u.Parent != nil && u.Parent.TargetID != "") {
-		t.Fatalf("员工3 held %v under %+v; want sent without its department's id", held, u.Parent)
-	}
+	e, u := conflictedDepartment(t)
 	// The link says where the application holds the user: nowhere.
 	if links := e.links("E00003"); len(links) != 1 || links[0].SyncedParent != "none" {
 		t.Errorf("员工3's links %+v; want its parent recorded as none", links)
@@ -1581,11 +1590,7 @@ func TestTargetSyncsDoNotRepeatMovesToNoParent(t *testing.T) {
 // The users a target sync sent without their department (its create met
 // a conflict) are moved into it once it is created after all (a retry).
 func TestUsersFollowTheirDepartmentsLateCreate(t *testing.T) {
-	_, e := lateHire(t, "星河集团/新部门")
-	e.app.FailNext(receiver.Conflict("department exists"))
-	e.sync(engine.SyncOptions{})
-	e.sync(engine.SyncOptions{FullTarget: true})
-	u, _ := findUser(e, "员工3")
+	e, u := conflictedDepartment(t)
 	retryAll(t, e)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	e.check()

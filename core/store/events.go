@@ -1409,13 +1409,9 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 	case state == string(sdk.StateActive) && syncedState.String == string(sdk.StateDisabled):
 		op = string(sdk.OpEnable)
 	}
-	st := Queuing
-	var busy int
-	if err := tx.QueryRow(`SELECT count(*) FROM events WHERE target = ? AND hub_id = ? AND status IN `+unfinished, target, hubID).Scan(&busy); err != nil {
+	st, err := endOfLane(tx, target, hubID)
+	if err != nil {
 		return 0, err
-	}
-	if busy > 0 {
-		st = Pending
 	}
 	res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, changed, seqs, created_at, updated_at, run_id, retry_of)
 		SELECT target, hub_id, kind, display_name, ?, 'retry', ?, changed, seqs, ?, ?, run_id, id FROM events WHERE id = ?`, op, string(st), now, now, id)
@@ -1428,6 +1424,28 @@ func retry(tx *sql.Tx, id, now int64) (int64, error) {
 	}
 	_, err = tx.Exec(`UPDATE events SET waits_on = ?, updated_at = ? WHERE status = 'WAITING' AND waits_on = ?`, newID, now, id)
 	return newID, err
+}
+
+// firstInLane returns the first event of an object's lane in target whose
+// status is among statuses (an SQL list such as unfinished), 0 when none.
+func firstInLane(tx *sql.Tx, target, hubID, statuses string) (int64, error) {
+	var id int64
+	err := tx.QueryRow(`SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status IN `+statuses+` ORDER BY id LIMIT 1`,
+		target, hubID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+// endOfLane is the status of an event queued at the end of an object's
+// lane: PENDING behind an unfinished one, else QUEUING.
+func endOfLane(tx *sql.Tx, target, hubID string) (Status, error) {
+	busy, err := firstInLane(tx, target, hubID, unfinished)
+	if busy != 0 {
+		return Pending, err
+	}
+	return Queuing, err
 }
 
 // RetryFailures queues a manual retry of every FAILURE of target not yet

@@ -19,8 +19,6 @@ type LinkInfo struct {
 	// State is "linked", or "orphan" when the hub object is gone (or out
 	// of scope) and the policy kept or only disabled the account.
 	State string
-	// CreateSent is set once a create was sent, answered or not.
-	CreateSent bool
 	// SyncedState is the state the application last received ("" when
 	// unknown); SyncedParent the parent it holds the object under, by
 	// display name and hub id ("none", or "unknown").
@@ -55,7 +53,7 @@ func (s *Store) FindObjects(ctx context.Context, name string) ([]*StoredObject, 
 
 // Links returns an object's links, by target.
 func (s *Store) Links(ctx context.Context, hubID string) ([]LinkInfo, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT target, target_id, state, create_sent, synced_state,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT target, target_id, state, synced_state,
 		CASE l.synced_parent WHEN '' THEN 'none' WHEN ? THEN 'none' WHEN ? THEN 'unknown'
 			ELSE COALESCE((SELECT p.display_name || ' (' || p.hub_id || ')' FROM objects p WHERE p.hub_id = l.synced_parent), l.synced_parent) END,
 		CASE WHEN synced IS NULL THEN -1 ELSE (SELECT count(*) FROM json_each(synced)) END, updated_at
@@ -68,7 +66,7 @@ func (s *Store) Links(ctx context.Context, hubID string) ([]LinkInfo, error) {
 	for rows.Next() {
 		var l LinkInfo
 		var updated int64
-		if err := rows.Scan(&l.Target, &l.TargetID, &l.State, &l.CreateSent, &l.SyncedState, &l.SyncedParent, &l.Synced, &updated); err != nil {
+		if err := rows.Scan(&l.Target, &l.TargetID, &l.State, &l.SyncedState, &l.SyncedParent, &l.Synced, &updated); err != nil {
 			return nil, err
 		}
 		l.UpdatedAt = msTime(updated)
@@ -130,14 +128,13 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 		if !known {
 			return &ErrLinkRefused{fmt.Sprintf("target %q has never been synced with this store", target)}
 		}
-		var running int64
-		err = tx.QueryRow(`SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status = 'RUNNING' LIMIT 1`, target, hubID).Scan(&running)
+		running, err := firstInLane(tx, target, hubID, "('RUNNING')")
 		switch {
-		case err == nil:
+		case err != nil:
+			return err
+		case running != 0:
 			return &ErrLinkRefused{fmt.Sprintf("%s %s has event %d running in %s, whose answer would replace the link: let it end (midstream events show %d), then look again",
 				kind, name, running, target, running)}
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
 		}
 		var other, otherName, otherLink, otherState, otherReserved string
 		err = tx.QueryRow(`SELECT l.hub_id, o.display_name, l.state, o.state, l.reserved FROM links l JOIN objects o ON o.hub_id = l.hub_id
@@ -148,15 +145,13 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 			// The account of someone gone (kept, or only disabled, by the
 			// policy): the person is back under another hub id. What the
 			// gone object still has to run would link it again.
-			var pending int64
-			err := tx.QueryRow(`SELECT id FROM events INDEXED BY events_lane WHERE target = ? AND hub_id = ? AND status IN `+unfinished+` LIMIT 1`,
-				target, other).Scan(&pending)
+			pending, err := firstInLane(tx, target, other, unfinished)
 			switch {
-			case err == nil:
+			case err != nil:
+				return err
+			case pending != 0:
 				return &ErrLinkRefused{fmt.Sprintf("%s (%s), whose account this is, has event %d unfinished in %s: let it end first (midstream events show %d)",
 					otherName, other, pending, target, pending)}
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
 			}
 			if _, err := tx.Exec(`DELETE FROM links WHERE target = ? AND hub_id = ?`, target, other); err != nil {
 				return err
@@ -184,13 +179,9 @@ func (s *Store) SetLink(ctx context.Context, target, hubID, targetID string) (Li
 				return err
 			}
 		}
-		st := Queuing
-		var busy int
-		if err := tx.QueryRow(`SELECT count(*) FROM events WHERE target = ? AND hub_id = ? AND status IN `+unfinished, target, hubID).Scan(&busy); err != nil {
+		st, err := endOfLane(tx, target, hubID)
+		if err != nil {
 			return err
-		}
-		if busy > 0 {
-			st = Pending
 		}
 		res, err := tx.Exec(`INSERT INTO events (target, hub_id, kind, display_name, op, trigger, status, created_at, updated_at)
 			VALUES (?, ?, ?, ?, 'full', 'manual', ?, ?, ?)`, target, hubID, kind, name, string(st), now, now)
