@@ -23,8 +23,10 @@ type bench struct {
 	bin    string // midstream
 	self   string // this binary, for the receiver
 	secure bool
-	conc   int
-	logf   func(string, ...any)
+	// timings is set when the engine prints its stages (sync --timings).
+	timings bool
+	conc    int
+	logf    func(string, ...any)
 }
 
 // repResult is what one repetition measured.
@@ -202,6 +204,9 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 
 	// The full sync.
 	var extra []string
+	if b.timings {
+		extra = append(extra, "--timings")
+	}
 	if o.profile != "" {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return nil, err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midstream-io/midstream/sdk"
 )
@@ -101,6 +103,23 @@ func TestBench(t *testing.T) {
 		if _, ok := cpu[k].(float64); !ok {
 			t.Errorf("stages.full_sync.cpu_s.%s missing: %v", k, full)
 		}
+	}
+	// The engine's own timers (sync --timings).
+	eng, _ := full["engine"].(map[string]any)
+	src, _ := eng["source"].(map[string]any)
+	tgt, _ := eng["target"].(map[string]any)
+	for _, k := range []string{"read_s", "diff_s", "store_s"} {
+		if v, _ := src[k].(float64); v <= 0 {
+			t.Errorf("stages.full_sync.engine.source.%s = %v, want > 0", k, src[k])
+		}
+	}
+	for _, k := range []string{"store_s", "consume_s", "claim_s", "finish_s", "mapping_s", "mark_s", "store_us_per_event", "call_ms_mean"} {
+		if v, _ := tgt[k].(float64); v <= 0 {
+			t.Errorf("stages.full_sync.engine.target.%s = %v, want > 0", k, tgt[k])
+		}
+	}
+	if n, _ := tgt["calls_n"].(float64); n != num("requests") {
+		t.Errorf("the engine counted %v calls, the application %v requests", tgt["calls_n"], got["requests"])
 	}
 	if got["security"] == "none" {
 		t.Logf("the callback target does not encrypt yet: measured plain requests")
@@ -318,5 +337,34 @@ func TestParseTimers(t *testing.T) {
 	got := parseTimers(out)
 	if got.source.Milliseconds() != 16401 || got.target.Milliseconds() != 104710 || got.total.Milliseconds() != 121158 {
 		t.Errorf("parseTimers = %+v", got)
+	}
+	if got.sourceStages != nil || got.targetStages != nil {
+		t.Errorf("stages without --timings: %+v", got)
+	}
+
+	// With --timings, as sync prints it.
+	out = "source hr (full read, 1.772s): 31500 seen, 31189 created, 0 updated, 0 moved, 0 enabled, 0 disabled, 0 deleted, 311 unchanged\n" +
+		"  time: read 218ms, mapping 13.17ms, diff 173.2ms, store 1.326s\n" +
+		"target app (6.627s): 31507 changes, events: 31507 success\n" +
+		"  time: store 4.291s (consume 916.3ms, claim 1.737s, finish 1.638s); beside it: mapping 1.26s, mark 667.1ms; 31507 calls, each 36.5ms from queued to answered\n" +
+		"done in 6.627s\n"
+	got = parseTimers(out)
+	ms := func(m map[string]time.Duration) map[string]float64 {
+		out := map[string]float64{}
+		for k, d := range m {
+			out[k] = float64(d.Microseconds()) / 1000
+		}
+		return out
+	}
+	wantSource := map[string]float64{"read": 218, "mapping": 13.17, "diff": 173.2, "store": 1326}
+	wantTarget := map[string]float64{"store": 4291, "consume": 916.3, "claim": 1737, "finish": 1638, "mapping": 1260, "mark": 667.1, "each": 36.5}
+	if g := ms(got.sourceStages); !maps.Equal(g, wantSource) {
+		t.Errorf("source stages = %v, want %v", g, wantSource)
+	}
+	if g := ms(got.targetStages); !maps.Equal(g, wantTarget) {
+		t.Errorf("target stages = %v, want %v", g, wantTarget)
+	}
+	if got.calls != 31507 {
+		t.Errorf("calls = %d", got.calls)
 	}
 }

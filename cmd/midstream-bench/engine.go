@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -113,12 +114,23 @@ func tail(s string, n int) string {
 // syncTimers are the engine's own timers, as sync prints them.
 type syncTimers struct {
 	source, target, total time.Duration
+	// sourceStages and targetStages are the stages `sync --timings`
+	// prints under the first source and target lines, by name (read,
+	// mapping, diff, store; store, consume, claim, finish, mapping, mark,
+	// and "each", a call's mean time); calls counts the target's calls.
+	sourceStages, targetStages map[string]time.Duration
+	calls                      int
 }
 
 var (
 	sourceLine = regexp.MustCompile(`(?m)^source \S+ \([a-z]+ read, ([0-9][0-9a-zµ.]*)\)`)
 	targetLine = regexp.MustCompile(`(?m)^target \S+ \(([0-9][0-9a-zµ.]*)\)`)
 	doneLine   = regexp.MustCompile(`(?m)^done in ([0-9][0-9a-zµ.]*)`)
+	// timeLine is the line `sync --timings` prints under a run's line,
+	// stage is one of its "name duration" pairs.
+	timeLine  = regexp.MustCompile(`(?m)^(source|target) .*\n  time: (.*)$`)
+	stage     = regexp.MustCompile(`([a-z]+) ([0-9][0-9a-zµ.]*)`)
+	callCount = regexp.MustCompile(`([0-9]+) calls, `)
 )
 
 // parseTimers reads the durations sync prints; those it does not find
@@ -133,7 +145,31 @@ func parseTimers(out string) syncTimers {
 		return 0
 	}
 	t.source, t.target, t.total = get(sourceLine), get(targetLine), get(doneLine)
+	for _, m := range timeLine.FindAllStringSubmatch(out, -1) {
+		stages := map[string]time.Duration{}
+		for _, p := range stage.FindAllStringSubmatch(m[2], -1) {
+			if d, err := time.ParseDuration(p[2]); err == nil {
+				stages[p[1]] = d
+			}
+		}
+		switch {
+		case m[1] == "source" && t.sourceStages == nil:
+			t.sourceStages = stages
+		case m[1] == "target" && t.targetStages == nil:
+			t.targetStages = stages
+			if c := callCount.FindStringSubmatch(m[2]); c != nil {
+				t.calls, _ = strconv.Atoi(c[1])
+			}
+		}
+	}
 	return t
+}
+
+// supportsTimings reports whether bin's sync takes --timings (a binary
+// built before it did is measured without the engine's stages).
+func supportsTimings(ctx context.Context, bin string) bool {
+	out, err := exec.CommandContext(ctx, bin, "sync", "--help").CombinedOutput()
+	return err == nil && bytes.Contains(out, []byte("--timings"))
 }
 
 // supportsSecurity reports whether the callback target of bin takes

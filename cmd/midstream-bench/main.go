@@ -158,7 +158,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if conc == 0 {
 		conc = config.DefaultConcurrency
 	}
-	b := &bench{o: o, bin: bin, self: self, secure: secure, conc: conc, logf: logf}
+	b := &bench{o: o, bin: bin, self: self, secure: secure, timings: supportsTimings(ctx, bin), conc: conc, logf: logf}
 	var reps []*repResult
 	for i := range o.repeat {
 		dir := filepath.Join(base, fmt.Sprintf("rep-%d", i+1))

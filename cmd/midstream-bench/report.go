@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // percentile returns the p-th percentile of sorted (nearest rank), NaN
@@ -87,6 +88,23 @@ func figures(r *repResult) map[string]float64 {
 	if r.events > 0 {
 		f[fs+"hub_cpu_us_per_event"] = r.full.cpuTotal / float64(r.events) * 1e6
 		f[fs+"receiver_cpu_us_per_event"] = r.recvCPUFull / float64(r.events) * 1e6
+	}
+	// The engine's own stages (sync --timings): seconds, and µs per
+	// event, the figure to compare with the CPU per event.
+	for run, stages := range map[string]map[string]time.Duration{"source": r.fullTimers.sourceStages, "target": r.fullTimers.targetStages} {
+		for name, d := range stages {
+			k := fs + "engine." + run + "." + name
+			f[k+"_s"] = d.Seconds()
+			if r.events > 0 && name != "each" {
+				f[k+"_us_per_event"] = d.Seconds() / float64(r.events) * 1e6
+			}
+		}
+	}
+	if n := r.fullTimers.calls; n > 0 {
+		// A call's time runs from its goroutine's start to the answer:
+		// waiting for one of the plugin's concurrent slots included.
+		f[fs+"engine.target.calls_n"] = float64(n)
+		f[fs+"engine.target.call_ms_mean"] = r.fullTimers.targetStages["each"].Seconds() * 1e3
 	}
 
 	if r.raw.wall > 0 {
@@ -232,6 +250,18 @@ var tableRows = []row{
 	{"  receiver CPU per request", "stages.full_sync.receiver_cpu_us_per_request", "µs", 0},
 	{"  hub CPU per event", "stages.full_sync.hub_cpu_us_per_event", "µs", 0},
 	{"  receiver CPU per event", "stages.full_sync.receiver_cpu_us_per_event", "µs", 0},
+	{"engine's own timers, wall time per event (full sync)", "", "", 0},
+	{"  source: waiting for the connector's records", "stages.full_sync.engine.source.read_us_per_event", "µs", 1},
+	{"  source: inbound mapping", "stages.full_sync.engine.source.mapping_us_per_event", "µs", 1},
+	{"  source: diff (reading the directory)", "stages.full_sync.engine.source.diff_us_per_event", "µs", 1},
+	{"  source: store writes", "stages.full_sync.engine.source.store_us_per_event", "µs", 1},
+	{"  target: store, in all", "stages.full_sync.engine.target.store_us_per_event", "µs", 1},
+	{"    consume (change log to events)", "stages.full_sync.engine.target.consume_us_per_event", "µs", 1},
+	{"    claim", "stages.full_sync.engine.target.claim_us_per_event", "µs", 1},
+	{"    finish (results, links)", "stages.full_sync.engine.target.finish_us_per_event", "µs", 1},
+	{"  target, beside it: outbound mapping", "stages.full_sync.engine.target.mapping_us_per_event", "µs", 1},
+	{"  target, beside it: marking creates (store waits included)", "stages.full_sync.engine.target.mark_us_per_event", "µs", 1},
+	{"  target: a call, queued to answered (mean)", "stages.full_sync.engine.target.call_ms_mean", "ms", 1},
 	{"stages of the raw delivery", "", "", 0},
 	{"  CPU sender", "stages.raw.cpu_s.sender", "s", 2},
 	{"  CPU receiver", "stages.raw.cpu_s.receiver", "s", 2},

@@ -22,6 +22,7 @@ import (
 
 func newSyncCmd(g *globals) *cobra.Command {
 	var o engine.SyncOptions
+	var timings bool
 	cmd := &cobra.Command{
 		Use:   "sync [flags] DIR|FILE",
 		Short: "Run one pass: read the sources, deliver the changes to the targets",
@@ -41,7 +42,7 @@ The exit code is non-zero when any source run or event failed.`,
 			if err := fullTarget(&o); err != nil {
 				return err
 			}
-			return runSync(ctx, g, args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runSync(ctx, g, args[0], o, timings, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().BoolVar(&o.Full, "full", false, "read a full snapshot from incremental sources; with --target, a full sync of the target")
@@ -50,6 +51,7 @@ The exit code is non-zero when any source run or event failed.`,
 	cmd.Flags().StringSliceVar(&o.Sources, "source", nil, "run only these sources (repeatable)")
 	cmd.Flags().StringSliceVar(&o.Targets, "target", nil, "deliver only to these targets (repeatable)")
 	cmd.Flags().DurationVar(&o.RetryWait, "retry-wait", time.Minute, "how long the pass waits for retries to fall due")
+	cmd.Flags().BoolVar(&timings, "timings", false, "print where each run's time went: reading, mapping, the store, the calls")
 	return cmd
 }
 
@@ -65,7 +67,7 @@ func fullTarget(o *engine.SyncOptions) error {
 	return nil
 }
 
-func runSync(ctx context.Context, g *globals, path string, o engine.SyncOptions, out, errw io.Writer) error {
+func runSync(ctx context.Context, g *globals, path string, o engine.SyncOptions, timings bool, out, errw io.Writer) error {
 	p, err := loadPipeline(ctx, path, errw)
 	if err != nil {
 		return err
@@ -84,7 +86,7 @@ func runSync(ctx context.Context, g *globals, path string, o engine.SyncOptions,
 	start := time.Now()
 	rep := eng.Sync(ctx, o)
 	prog.done()
-	printReport(out, rep, time.Since(start))
+	printReport(out, rep, time.Since(start), timings)
 	for _, s := range rep.Sources {
 		var ce *engine.ConfigError
 		if errors.As(s.Err, &ce) {
@@ -106,11 +108,14 @@ func runSync(ctx context.Context, g *globals, path string, o engine.SyncOptions,
 	return nil
 }
 
-func printReport(w io.Writer, rep *engine.Report, took time.Duration) {
+func printReport(w io.Writer, rep *engine.Report, took time.Duration, timings bool) {
 	for _, s := range rep.Sources {
 		c := s.Counts
 		fmt.Fprintf(w, "source %s (%s read, %s): %d seen, %d created, %d updated, %d moved, %d enabled, %d disabled, %d deleted, %d unchanged\n",
 			s.Name, s.Mode, s.Duration.Round(time.Millisecond), c.Seen, c.Created, c.Updated, c.Moved, c.Enabled, c.Disabled, c.Deleted, c.Unchanged)
+		if timings {
+			fmt.Fprintf(w, "  time: %s\n", s.Time)
+		}
 		if s.Err != nil {
 			fmt.Fprintf(w, "  error: %v\n", s.Err)
 			if h, ok := s.Err.(interface{ Hint() string }); ok && h.Hint() != "" {
@@ -148,6 +153,9 @@ func printReport(w io.Writer, rep *engine.Report, took time.Duration) {
 			full = fmt.Sprintf(", full sync of %d objects", t.FullSync)
 		}
 		fmt.Fprintf(w, "target %s (%s): %d changes%s, events: %s\n", t.Name, t.Duration.Round(time.Millisecond), t.Consumed, full, strings.Join(parts, ", "))
+		if timings {
+			fmt.Fprintf(w, "  time: %s\n", t.Time)
+		}
 		if t.Left > 0 {
 			fmt.Fprintf(w, "  %d event(s) left for a later pass (retries not yet due, or waiting on a failed parent)\n", t.Left)
 		}

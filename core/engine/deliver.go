@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -34,7 +35,9 @@ type TargetReport struct {
 	Left int
 	// FullSync is how many events a target full sync recorded.
 	FullSync int
-	Err      error
+	// Time is where the run's time went.
+	Time TargetTimings
+	Err  error
 }
 
 // consumeBatch is how many changes one transaction turns into events.
@@ -105,6 +108,9 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		ex.limiter = rate.NewLimiter(rate.Limit(t.RateLimit), max(1, int(t.RateLimit)))
 	}
 	rep.Err = ex.run(ctx)
+	rep.Time.Mapping = time.Duration(ex.mapping.Load())
+	rep.Time.Mark = time.Duration(ex.mark.Load())
+	rep.Time.Calls, rep.Time.NCalls = time.Duration(ex.calls.Load()), int(ex.ncalls.Load())
 	counts, err := e.st.StatusCounts(context.WithoutCancel(ctx), t.Name)
 	if err == nil {
 		rep.Left = counts[store.Queuing] + counts[store.Pending] + counts[store.Waiting] + counts[store.Running]
@@ -134,11 +140,15 @@ type executor struct {
 	// live is open while sources may still add changes (SyncOptions.Live).
 	live        <-chan struct{}
 	lastConsume time.Time
+	// What planning, marking and calls took, summed (in nanoseconds)
+	// by the goroutines that run them beside the loop.
+	mapping, mark, calls, ncalls atomic.Int64
 }
 
 // consume turns the changes after the target's position into events.
 func (x *executor) consume(ctx context.Context) (int, error) {
 	x.lastConsume = time.Now()
+	defer func() { x.rep.Time.Consume += time.Since(x.lastConsume) }()
 	total := 0
 	for {
 		n, err := x.e.st.Consume(ctx, x.t.Name, x.sources, x.rep.RunID, consumeBatch)
@@ -184,7 +194,9 @@ func (x *executor) run(ctx context.Context) error {
 		if len(pending) == 0 {
 			return nil
 		}
+		t0 := time.Now()
 		err := x.e.st.Finish(context.WithoutCancel(ctx), pending)
+		x.rep.Time.Finish += time.Since(t0)
 		for _, r := range pending {
 			x.rep.Counts[r.Status]++
 			delete(busy, r.HubID)
@@ -270,8 +282,10 @@ func (x *executor) run(ctx context.Context) error {
 			starved = false
 		}
 		if ctx.Err() == nil && !starved && inflight <= window/2 {
+			t0 := time.Now()
 			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy,
 				store.ClaimOptions{Chains: len(x.t.Scope.OrgSubtrees) > 0, AwaitParents: liveOpen})
+			x.rep.Time.Claim += time.Since(t0)
 			if err != nil && ctx.Err() == nil {
 				return err
 			}
@@ -374,6 +388,7 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 	}
 	var calls []call
 	var creates []string
+	t0 := time.Now()
 	for _, c := range claimed {
 		op, res, synced, ok := x.plan(ctx, c)
 		if x.e.opts.Plan != nil {
@@ -392,7 +407,11 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 		}
 		calls = append(calls, call{c, op, res, synced})
 	}
-	if err := x.e.st.MarkCreateSent(context.WithoutCancel(ctx), x.t.Name, creates); err != nil {
+	t1 := time.Now()
+	x.mapping.Add(int64(t1.Sub(t0)))
+	err := x.e.st.MarkCreateSent(context.WithoutCancel(ctx), x.t.Name, creates)
+	x.mark.Add(int64(time.Since(t1)))
+	if err != nil {
 		// The creates are not sent: they are tried again shortly, which
 		// is the store's failure, not the application's, so it does not
 		// end in FAILURE. The other calls need no such record.
@@ -421,7 +440,10 @@ func (x *executor) dispatch(ctx context.Context, claimed []*store.Claimed, resul
 				}
 			}
 			callCtx := context.WithoutCancel(ctx)
+			t0 := time.Now()
 			r, err := x.conn.Apply(callCtx, cl.op)
+			x.calls.Add(int64(time.Since(t0)))
+			x.ncalls.Add(1)
 			if err != nil {
 				results <- x.failed(cl.c, cl.res, err)
 				return

@@ -1596,3 +1596,37 @@ func TestUsersFollowTheirDepartmentsLateCreate(t *testing.T) {
 	e.check()
 	checkMoved(t, e, u.ID)
 }
+
+// A pass says where its time went: each stage of the source run and of
+// the delivery was timed, and every call the application answered was
+// counted.
+func TestReportsWhereTheTimeWent(t *testing.T) {
+	e := newEnv(t, newHR(200))
+	e.write()
+	rep := e.sync(engine.SyncOptions{})
+	mustSucceed(t, rep)
+	s, tr := rep.Sources[0].Time, rep.Targets[0].Time
+	if s.Read <= 0 || s.Diff <= 0 || s.Store <= 0 || s.Mapping <= 0 {
+		t.Errorf("source timings %+v: a stage is missing", s)
+	}
+	if sum := s.Read + s.Mapping + s.Diff + s.Store; sum > rep.Sources[0].Duration {
+		t.Errorf("the source's stages add up to %v, more than its run's %v", sum, rep.Sources[0].Duration)
+	}
+	if tr.Consume <= 0 || tr.Claim <= 0 || tr.Finish <= 0 || tr.Mapping <= 0 || tr.Mark <= 0 || tr.Calls <= 0 {
+		t.Errorf("target timings %+v: a stage is missing", tr)
+	}
+	if tr.Store() > rep.Targets[0].Duration {
+		t.Errorf("the loop's store time %v exceeds the run's %v", tr.Store(), rep.Targets[0].Duration)
+	}
+	if n := len(e.app.Events()); tr.NCalls != n {
+		t.Errorf("%d calls counted, the application answered %d requests", tr.NCalls, n)
+	}
+	for _, want := range []string{"read ", "mapping ", "diff ", "store "} {
+		if !strings.Contains(s.String(), want) {
+			t.Errorf("source timings print %q, without %q", s, want)
+		}
+	}
+	if got := tr.String(); !strings.Contains(got, fmt.Sprintf("%d calls, each ", tr.NCalls)) || !strings.Contains(got, "claim ") {
+		t.Errorf("target timings print %q", got)
+	}
+}

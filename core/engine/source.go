@@ -26,7 +26,9 @@ type SourceReport struct {
 	Rejected []string
 	// Blocked lists the losses the mass-deletion guard held back.
 	Blocked []store.Loss
-	Err     error
+	// Time is where the run's time went.
+	Time SourceTimings
+	Err  error
 }
 
 // GuardError is a full run whose losses exceed the mass-deletion guard.
@@ -87,10 +89,25 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 		return rep
 	}
 	run := e.st.BeginSourceRun(s.Name, rep.RunID, full)
+	// What the read's callbacks spent is the engine's; the rest of the
+	// read is the connector's.
+	var reading, inCallbacks, applying time.Duration
+	defer func() {
+		rep.Time.Read = reading - inCallbacks
+		rep.Time.Diff = run.DiffTime
+		rep.Time.Store = applying - run.DiffTime
+	}()
+	apply := func(objs []store.Object, cursor string) (store.Counts, error) {
+		t0 := time.Now()
+		defer func() { applying += time.Since(t0) }()
+		return run.Apply(ctx, objs, cursor)
+	}
 	now := time.Now()
 	var rejected []string
 	var rejectedIDs = map[sdk.Kind][]string{}
 	objects := func(records []sdk.Record) ([]store.Object, error) {
+		t0 := time.Now()
+		defer func() { rep.Time.Mapping += time.Since(t0) }()
 		objs := make([]store.Object, 0, len(records))
 		for _, r := range records {
 			attrs, err := e.inbound(ctx, s, r, now)
@@ -114,16 +131,20 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 
 	if full {
 		src := conn.(sdk.Source)
+		t0 := time.Now()
 		res, err := src.Read(ctx, sdk.ReadRequest{}, func(records ...sdk.Record) error {
+			t1 := time.Now()
+			defer func() { inCallbacks += time.Since(t1) }()
 			objs, err := objects(records)
 			if err != nil {
 				return err
 			}
-			c, err := run.Apply(ctx, objs, "")
+			c, err := apply(objs, "")
 			rep.Counts.Add(c)
 			progress()
 			return err
 		})
+		reading = time.Since(t0)
 		if err == nil && len(rejectedIDs) > 0 {
 			for kind, ids := range rejectedIDs {
 				if err = run.MarkSeen(ctx, kind, ids); err != nil {
@@ -132,7 +153,9 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 			}
 		}
 		if err == nil {
+			t1 := time.Now()
 			err = e.decideLosses(ctx, s, run, rep, rejected, o)
+			applying += time.Since(t1)
 		} else {
 			_ = run.Discard(context.WithoutCancel(ctx))
 		}
@@ -140,12 +163,15 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 			// The cursor is taken before the snapshot, so committing it
 			// after the snapshot replays, never skips, what changed during
 			// the read.
-			_, err = run.Apply(ctx, nil, res.Cursor)
+			_, err = apply(nil, res.Cursor)
 		}
 		rep.Err = err
 	} else {
 		inc := conn.(sdk.Incremental)
+		t0 := time.Now()
 		err := inc.ReadChanges(ctx, cursor, func(next string, records ...sdk.Record) error {
+			t1 := time.Now()
+			defer func() { inCallbacks += time.Since(t1) }()
 			before := len(rejected)
 			objs, err := objects(records)
 			if err != nil {
@@ -156,11 +182,12 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 				// taken in.
 				return &RejectedError{Source: s.Name, Rejected: rejected}
 			}
-			c, err := run.Apply(ctx, objs, next)
+			c, err := apply(objs, next)
 			rep.Counts.Add(c)
 			progress()
 			return err
 		})
+		reading = time.Since(t0)
 		rep.Err = err
 	}
 	rep.Rejected = rejected

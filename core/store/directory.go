@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/midstream-io/midstream/sdk"
 )
@@ -96,6 +97,10 @@ type SourceRun struct {
 	Source string
 	RunID  int64
 	Full   bool
+	// DiffTime is the time Apply spent outside its write transaction:
+	// reading what the directory holds of each batch, and encoding the
+	// batch to compare with it.
+	DiffTime time.Duration
 	// seen holds the hub ids a full run has seen. Kept in memory, not
 	// marked on each row: rewriting every unchanged row (and its index
 	// entry) was most of the cost of re-reading an unchanged snapshot. A
@@ -124,6 +129,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 	// write transaction: it then holds the writer only for the writes.
 	// Only this run writes the source's objects (one run of a source at a
 	// time), so nothing changes them in between.
+	t0 := time.Now()
 	known, err := r.known(ctx, r.s.rdb, objs)
 	if err != nil {
 		return c, err
@@ -133,6 +139,7 @@ func (r *SourceRun) Apply(ctx context.Context, objs []Object, cursor string) (Co
 		encAttrs[i] = string(EncodeAttributes(objs[i].Attributes))
 		encOrgs[i] = mustJSON(nonNil(objs[i].Orgs))
 	}
+	r.DiffTime += time.Since(t0)
 	err = r.s.tx(ctx, func(tx *sql.Tx) error {
 		c = Counts{}
 		pendingSeen = nil
