@@ -156,7 +156,7 @@ func (d *daemon) runSource(ctx context.Context, s *config.Source, full bool) {
 		d.log.Error("source run failed", "source", s.Name, "error", rep.Err)
 	} else {
 		d.log.Info("source run", "source", s.Name, "mode", rep.Mode, "created", rep.Counts.Created, "updated", rep.Counts.Updated,
-			"moved", rep.Counts.Moved, "disabled", rep.Counts.Disabled, "deleted", rep.Counts.Deleted, "took", rep.Duration)
+			"moved", rep.Counts.Moved, "disabled", rep.Counts.Disabled, "deleted", rep.Counts.Deleted, "took", rep.Duration, "time", rep.Time.String())
 	}
 	// Targets without a schedule of their own follow their sources.
 	for _, t := range d.p.Targets {
@@ -189,7 +189,7 @@ func (d *daemon) runTarget(ctx context.Context, t *config.Target) {
 		return
 	}
 	d.log.Info("delivery", "target", t.Name, "changes", rep.Consumed, "success", rep.Counts[store.Success],
-		"failure", rep.Counts[store.Failure], "skipped", rep.Counts[store.Skipped], "left", rep.Left, "took", rep.Duration)
+		"failure", rep.Counts[store.Failure], "skipped", rep.Counts[store.Skipped], "left", rep.Left, "took", rep.Duration, "time", rep.Time.String())
 }
 
 func (d *daemon) routes() http.Handler {
