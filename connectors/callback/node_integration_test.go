@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -117,8 +118,10 @@ type nodeState struct {
 		Status  int    `json:"status"`
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		EventID string `json:"eventId"` // one event of a batch
 	} `json:"rejections"`
-	Tests int `json:"tests"`
+	Tests   int   `json:"tests"`
+	Batches []int `json:"batches"` // the events of each batch request read
 }
 
 func (r *nodeReceiver) state(t *testing.T) nodeState {
@@ -461,4 +464,493 @@ func TestNodeReceiverRejectsIntegration(t *testing.T) {
 		t.Errorf("TestConnection with the clock an hour behind: %v", resp.Diagnostics)
 	}
 
+}
+
+// TestNodeReceiverBatchIntegration drives the real callback connector with
+// batch_size above 1 against the Node receiver, in three security modes:
+// test-connection's batch check passes, and batches of creates, then of
+// updates, moves, deletes, a disable, a resent create, an update of an
+// object the receiver does not hold and a delete of one it never held are
+// applied and answered per event.
+func TestNodeReceiverBatchIntegration(t *testing.T) {
+	node := requireNode(t)
+	jwks := httptest.NewServer(jwksHandler(hubKey(wire.ES256)))
+	t.Cleanup(jwks.Close)
+	k128 := "0123456789abcdef"
+	modes := []struct {
+		name   string
+		target map[string]any
+		node   []string
+	}{
+		{"plain", map[string]any{"encryption": "none"}, nil},
+		{"aes-256-gcm, hmac", map[string]any{"encryption_key": encKey, "signature_key": sigKey}, []string{"--encryption-key", encKey, "--signature-key", sigKey}},
+		{"aes-128-gcm, jws ES256", map[string]any{"encryption_key": k128, "signature": "jws", "signature_alg": "ES256", "signing_key": signingKeyText(wire.ES256)},
+			[]string{"--encryption-key", k128, "--jwks-url", jwks.URL}},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			r := startNode(t, node, append([]string{"--token", token}, m.node...)...)
+			// Full batches go at once; the long wait keeps each phase's
+			// concurrent events in one batch on a slow machine.
+			target := map[string]any{"url": r.url + "/callback", "token": token, "batch_size": 8, "batch_wait": "1s"}
+			for k, v := range m.target {
+				target[k] = v
+			}
+			c := configure(t, target)
+
+			var resp sdk.TestConnectionResponse
+			c.TestConnection(context.Background(), sdk.TestConnectionRequest{}, &resp)
+			if resp.Diagnostics.HasError() || !strings.HasSuffix(resp.Detail, "; batches of up to 8 events accepted") {
+				t.Fatalf("TestConnection: %v %q", resp.Diagnostics, resp.Detail)
+			}
+
+			// One batch of eight creates.
+			creates := []sdk.Operation{
+				{ID: "c1", Op: sdk.OpCreate, Kind: sdk.KindOrg, HubID: "o_a", DisplayName: "星河集团", Attributes: sdk.Attributes{"code": sdk.String("A")}},
+				{ID: "c2", Op: sdk.OpCreate, Kind: sdk.KindOrg, HubID: "o_b", DisplayName: "研发中心", Attributes: sdk.Attributes{"code": sdk.String("B")}},
+			}
+			for i := 1; i <= 6; i++ {
+				creates = append(creates, sdk.Operation{ID: fmt.Sprintf("c%d", i+2), Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: fmt.Sprintf("u_%d", i),
+					DisplayName: fmt.Sprintf("用户 %d", i), Attributes: sdk.Attributes{"userName": sdk.String(fmt.Sprintf("user%d", i)), "n": sdk.Int(int64(i))}})
+			}
+			res, errs := applyAll(c, creates)
+			ids, targets := map[string]string{}, map[string]bool{}
+			for i, op := range creates {
+				if errs[i] != nil || res[i].Outcome != sdk.OutcomeCreated || res[i].TargetID == "" {
+					t.Fatalf("create %s: %+v, %v", op.HubID, res[i], errs[i])
+				}
+				if prefix := string(op.Kind) + "-"; !strings.HasPrefix(res[i].TargetID, prefix) {
+					t.Errorf("create %s answered id %q, not the receiver's %s…", op.HubID, res[i].TargetID, prefix)
+				}
+				ids[op.HubID] = res[i].TargetID
+				targets[res[i].TargetID] = true
+			}
+			if len(targets) != len(creates) {
+				t.Fatalf("%d creates answered %d distinct ids: %v", len(creates), len(targets), ids)
+			}
+
+			// One batch of eight other events, one per object; two fail or
+			// find nothing on their own.
+			a, b := &sdk.Ref{HubID: "o_a", TargetID: ids["o_a"]}, &sdk.Ref{HubID: "o_b", TargetID: ids["o_b"]}
+			type want struct {
+				id       string
+				outcome  sdk.Outcome
+				category sdk.Category // a failure
+				status   int
+				code     string
+				message  string
+			}
+			mixed := []struct {
+				op   sdk.Operation
+				want want
+			}{
+				{sdk.Operation{ID: "m1", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u_1", TargetID: ids["u_1"],
+					Attributes: sdk.Attributes{"mail": sdk.String("u1@example.com"), "n": sdk.Null()}}, want{id: ids["u_1"], outcome: sdk.OutcomeApplied}},
+				{sdk.Operation{ID: "m2", Op: sdk.OpMove, Kind: sdk.KindUser, HubID: "u_2", TargetID: ids["u_2"], Parent: b, Orgs: []sdk.Ref{*b}},
+					want{id: ids["u_2"], outcome: sdk.OutcomeApplied}},
+				{sdk.Operation{ID: "m3", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: "u_3", TargetID: ids["u_3"]}, want{id: ids["u_3"], outcome: sdk.OutcomeApplied}},
+				{sdk.Operation{ID: "m4", Op: sdk.OpMove, Kind: sdk.KindOrg, HubID: "o_b", TargetID: ids["o_b"], Parent: a}, want{id: ids["o_b"], outcome: sdk.OutcomeApplied}},
+				{sdk.Operation{ID: "m5", Op: sdk.OpDisable, Kind: sdk.KindUser, HubID: "u_4", TargetID: ids["u_4"]}, want{id: ids["u_4"], outcome: sdk.OutcomeApplied}},
+				{creates[0], want{id: ids["o_a"], outcome: sdk.OutcomeMatched}}, // resent after a lost answer
+				{sdk.Operation{ID: "m7", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u_ghost", TargetID: "user-404", Attributes: sdk.Attributes{"n": sdk.Int(7)}},
+					want{category: sdk.CategoryNotFound, status: 404, code: "not_found", message: "no user with hub id u_ghost"}},
+				{sdk.Operation{ID: "m8", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: "u_gone"}, want{outcome: sdk.OutcomeApplied}}, // never held: already gone
+			}
+			ops := make([]sdk.Operation, len(mixed))
+			for i, mx := range mixed {
+				ops[i] = mx.op
+			}
+			res, errs = applyAll(c, ops)
+			for i, mx := range mixed {
+				if mx.want.category == "" {
+					if errs[i] != nil || res[i].TargetID != mx.want.id || res[i].Outcome != mx.want.outcome || res[i].Status != 200 {
+						t.Errorf("%s %s: %+v, %v; want id %q, %s", mx.op.Op, mx.op.HubID, res[i], errs[i], mx.want.id, mx.want.outcome)
+					}
+					continue
+				}
+				e := sdk.AsError(errs[i])
+				if e == nil || e.Category != mx.want.category || e.HTTPStatus != mx.want.status || e.Code != mx.want.code || e.Message != mx.want.message {
+					t.Errorf("%s %s: %+v, %v; want %s %d %s %q", mx.op.Op, mx.op.HubID, res[i], errs[i], mx.want.category, mx.want.status, mx.want.code, mx.want.message)
+				}
+			}
+
+			st := r.state(t)
+			// test-connection's batch of one, then the two batches: no event
+			// went alone.
+			if diff := cmp.Diff([]int{1, 8, 8}, st.Batches); diff != "" {
+				t.Errorf("batch requests read (-want +got):\n%s", diff)
+			}
+			if st.Tests != 2 || len(st.Rejections) != 0 {
+				t.Errorf("%d test events (want the single one and the batched one), rejections %+v", st.Tests, st.Rejections)
+			}
+			// Every batched event as the receiver decoded it, against what
+			// was sent (timestamps aside), matched by event id.
+			wantEvents, gotEvents := map[string][]map[string]any{}, map[string][]map[string]any{}
+			for _, op := range append(creates, ops...) {
+				ev, _ := wire.NewEvent(op, time.Now())
+				m := eventJSON(t, ev)
+				delete(m, "timestamp")
+				wantEvents[ev.ID] = append(wantEvents[ev.ID], m)
+			}
+			for _, raw := range st.Events {
+				var m map[string]any
+				_ = json.Unmarshal(raw, &m)
+				if m["eventType"] == "test" {
+					continue
+				}
+				delete(m, "timestamp")
+				id, _ := m["eventId"].(string)
+				gotEvents[id] = append(gotEvents[id], m)
+			}
+			if diff := cmp.Diff(wantEvents, gotEvents); diff != "" {
+				t.Errorf("batched events as decoded by node (-sent +got):\n%s", diff)
+			}
+			// What the receiver holds: u_3 deleted, u_2 moved to o_b, o_b
+			// under o_a, u_4 disabled, u_1 updated.
+			held := map[string]int{}
+			for i, o := range st.Objects {
+				held[o.HubID] = i
+			}
+			if len(st.Objects) != 7 {
+				t.Errorf("the receiver holds %d objects, want 7: %+v", len(st.Objects), st.Objects)
+			}
+			if _, ok := held["u_3"]; ok {
+				t.Errorf("u_3 is still held after its delete")
+			}
+			obj := func(hub string) (o struct {
+				ID, HubID   string
+				Attributes  map[string]any
+				Parent      *wire.Ref
+				Disabled    bool
+				DisplayName string
+			}) {
+				i, ok := held[hub]
+				if !ok {
+					t.Errorf("%s is not held", hub)
+					return o
+				}
+				x := st.Objects[i]
+				o.ID, o.HubID, o.Attributes, o.Parent, o.Disabled, o.DisplayName = x.ID, x.HubID, x.Attributes, x.Parent, x.Disabled, x.DisplayName
+				return o
+			}
+			if u := obj("u_1"); u.Attributes["mail"] != "u1@example.com" || u.Attributes["n"] != nil || u.Attributes["userName"] != "user1" {
+				t.Errorf("u_1 after its update: %+v", u)
+			}
+			if u := obj("u_2"); u.Parent == nil || *u.Parent != (wire.Ref{HubID: "o_b", TargetID: ids["o_b"]}) {
+				t.Errorf("u_2 after its move: %+v", u)
+			}
+			if o := obj("o_b"); o.Parent == nil || *o.Parent != (wire.Ref{HubID: "o_a", TargetID: ids["o_a"]}) {
+				t.Errorf("o_b after its move: %+v", o)
+			}
+			if u := obj("u_4"); !u.Disabled {
+				t.Errorf("u_4 after its disable: %+v", u)
+			}
+			if u := obj("u_5"); u.Disabled || u.ID != ids["u_5"] {
+				t.Errorf("u_5, untouched: %+v", u)
+			}
+		})
+	}
+}
+
+// batchRequest builds a batch request of plain, the batch's JSON, sent at
+// at, sealed by s (plain when nil) as the hub seals one.
+func batchRequest(t *testing.T, s wire.Sealer, at time.Time, plain []byte) ([]byte, http.Header) {
+	t.Helper()
+	h := make(http.Header)
+	wire.SetBatchHeaders(h, token)
+	h.Set(wire.HeaderTimestamp, wire.FormatTimestamp(at))
+	h.Set(wire.HeaderNonce, wire.NewNonce())
+	if s == nil {
+		return plain, h
+	}
+	body, err := s.Seal(plain, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body, h
+}
+
+// postNode posts body with headers h to the Node receiver's callback
+// endpoint and returns the answer's status and body.
+func postNode(t *testing.T, r *nodeReceiver, body []byte, h http.Header) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, r.url+"/callback", bytes.NewReader(body))
+	req.Header = h.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// rawBatch is the JSON of a batch of elements, each an event's JSON or
+// anything else.
+func rawBatch(elems ...string) []byte {
+	return []byte(`{"version":"1","events":[` + strings.Join(elems, ",") + `]}`)
+}
+
+func eventText(t *testing.T, op sdk.Operation, at time.Time) string {
+	t.Helper()
+	var ev *wire.Event
+	if op.Op == "" {
+		ev = wire.NewTestEvent(op.ID, at)
+	} else {
+		var err error
+		if ev, err = wire.NewEvent(op, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := wire.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestNodeReceiverBatchRequestsIntegration sends the Node receiver batch
+// requests built as the hub builds them, sealed with AES-128-GCM and HMAC,
+// and checks the answer: 200 with exactly one result per event in the
+// request's order, in README.md's shape, each event failing on its own;
+// and a request that is no acceptable batch (tampered, replayed, stale,
+// empty, too many events, too large, another version, an event's headers)
+// refused as a whole with nothing applied.
+func TestNodeReceiverBatchRequestsIntegration(t *testing.T) {
+	node := requireNode(t)
+	k128 := []byte("0123456789abcdef")
+	r := startNode(t, node, "--token", token, "--encryption-key", string(k128), "--signature-key", sigKey)
+	good, err := wire.NewSealer(wire.SealConfig{EncryptionKey: k128, HMACKey: []byte(sigKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	create := func(id string, kind sdk.Kind, hub string) sdk.Operation {
+		return sdk.Operation{ID: id, Op: sdk.OpCreate, Kind: kind, HubID: hub, DisplayName: hub, Attributes: sdk.Attributes{"name": sdk.String(hub)}}
+	}
+
+	t.Run("per event", func(t *testing.T) {
+		body, h := batchRequest(t, good, at, rawBatch(
+			eventText(t, create("b1", sdk.KindOrg, "o_x"), at),
+			eventText(t, sdk.Operation{ID: "b2", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u_none", TargetID: "user-99"}, at),
+			// Not the request's timestamp.
+			eventText(t, create("b3", sdk.KindUser, "u_late"), at.Add(time.Millisecond)),
+			// A second event of o_x.
+			eventText(t, sdk.Operation{ID: "b4", Op: sdk.OpUpdate, Kind: sdk.KindOrg, HubID: "o_x", TargetID: "org-1"}, at),
+			// No eventId; then another version.
+			`{"version":"1","eventType":"user.create","timestamp":"`+at.Format(time.RFC3339Nano)+`","object":{"kind":"user","hubId":"u_noid"}}`,
+			`{"version":"2","eventId":"b6","eventType":"user.create"}`,
+			eventText(t, sdk.Operation{ID: "b7", Op: sdk.OpDelete, Kind: sdk.KindUser, HubID: "u_gone"}, at),
+			eventText(t, sdk.Operation{ID: "b8"}, at), // the test event
+			eventText(t, create("b9", sdk.KindUser, "u_y"), at),
+			eventText(t, create("b1", sdk.KindUser, "u_dup"), at), // b1's event id again
+			eventText(t, create("b11", sdk.KindUser, "u_z"), at),
+			// The request's instant, but not in RFC 3339.
+			strings.Replace(eventText(t, create("b12", sdk.KindUser, "u_rfc"), at), at.Format(time.RFC3339Nano), at.Format("Mon Jan 02 2006 15:04:05.000 GMT"), 1),
+		))
+		status, answer := postNode(t, r, body, h)
+		if status != 200 {
+			t.Fatalf("answer %d %s, want 200", status, answer)
+		}
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(answer, &top); err != nil || len(top) != 1 || top["results"] == nil {
+			t.Fatalf("answer %s is not {\"results\": [...]}", answer)
+		}
+		var results []map[string]any
+		if err := json.Unmarshal(top["results"], &results); err != nil {
+			t.Fatal(err)
+		}
+		ok := func(id, target, message string) map[string]any {
+			m := map[string]any{"eventId": id, "status": "ok", "httpStatus": 200.0}
+			if target != "" {
+				m["id"] = target
+			}
+			if message != "" {
+				m["message"] = message
+			}
+			return m
+		}
+		fail := func(id string, status int, code, message string) map[string]any {
+			return map[string]any{"eventId": id, "status": "error", "httpStatus": float64(status), "code": code, "message": message}
+		}
+		want := []map[string]any{
+			ok("b1", "org-1", ""),
+			fail("b2", 404, "not_found", "no user with hub id u_none"),
+			fail("b3", 400, "invalid_request", "events[2]: event b3 has timestamp "),
+			fail("b4", 400, "invalid_request", "events[3]: a second event of org o_x in the batch"),
+			fail("", 400, "invalid_request", "events[4]: the event has no eventId"),
+			fail("b6", 400, "unsupported_version", "events[5]: unsupported wire format version \"2\""),
+			ok("b7", "", "not held"),
+			ok("b8", "", "test event received"),
+			ok("b9", "user-2", ""),
+			fail("b1", 400, "invalid_request", "events[9]: event b1 appears twice in the batch"),
+			ok("b11", "user-3", ""),
+			fail("b12", 400, "invalid_request", "events[11]: event b12 has timestamp "),
+		}
+		if len(results) != len(want) {
+			t.Fatalf("%d results for %d events: %s", len(results), len(want), answer)
+		}
+		for i := range want {
+			// Messages are compared by their start: the rest is detail.
+			if w, g := want[i]["message"], results[i]["message"]; w != nil {
+				if gs, _ := g.(string); !strings.HasPrefix(gs, w.(string)) {
+					t.Errorf("result %d's message %q, want %q…", i, g, w)
+				}
+				results[i]["message"] = w
+			}
+		}
+		if diff := cmp.Diff(want, results); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+		st := r.state(t)
+		var applied []string
+		for _, raw := range st.Events {
+			var ev struct {
+				ID string `json:"eventId"`
+			}
+			_ = json.Unmarshal(raw, &ev)
+			applied = append(applied, ev.ID)
+		}
+		if diff := cmp.Diff([]string{"b1", "b2", "b7", "b8", "b9", "b11"}, applied); diff != "" {
+			t.Errorf("events applied, in order (-want +got):\n%s", diff)
+		}
+		var refused []string
+		for _, rj := range st.Rejections {
+			refused = append(refused, rj.EventID+" "+rj.Code)
+		}
+		if diff := cmp.Diff([]string{"b3 invalid_request", "b4 invalid_request", " invalid_request", "b6 unsupported_version", "b1 invalid_request", "b12 invalid_request"}, refused); diff != "" {
+			t.Errorf("events refused (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]int{12}, st.Batches); diff != "" {
+			t.Errorf("batches read (-want +got):\n%s", diff)
+		}
+		var held []string
+		for _, o := range st.Objects {
+			held = append(held, o.HubID+"="+o.ID)
+		}
+		if diff := cmp.Diff([]string{"o_x=org-1", "u_y=user-2", "u_z=user-3"}, held); diff != "" {
+			t.Errorf("objects held (-want +got):\n%s", diff)
+		}
+	})
+
+	// The hub's timestamps leave out a fraction's trailing zeros: at a
+	// whole second, "…:05Z"; at half a second, "…:05.5Z".
+	t.Run("timestamps without trailing zeros", func(t *testing.T) {
+		whole := time.Now().UTC().Truncate(time.Second)
+		for i, sent := range []time.Time{whole, whole.Add(500 * time.Millisecond)} {
+			ev := eventText(t, sdk.Operation{ID: fmt.Sprintf("z%d", i)}, sent)
+			if !strings.Contains(ev, sent.Format(time.RFC3339Nano)) || strings.Contains(ev, ".000") || strings.Contains(ev, "00Z") {
+				t.Fatalf("the event %s does not show the hub's trimmed timestamp", ev)
+			}
+			body, h := batchRequest(t, good, sent, rawBatch(ev))
+			status, answer := postNode(t, r, body, h)
+			var resp wire.BatchResponse
+			if err := json.Unmarshal(answer, &resp); status != 200 || err != nil || len(resp.Results) != 1 || resp.Results[0].HTTPStatus != 200 {
+				t.Errorf("a batch sent at %s: answer %d %s", sent.Format(time.RFC3339Nano), status, answer)
+			}
+		}
+	})
+
+	ok2 := rawBatch(eventText(t, create("w1", sdk.KindUser, "u_w1"), at), eventText(t, create("w2", sdk.KindUser, "u_w2"), at))
+	many := make([]string, 1001)
+	for i := range many {
+		many[i] = eventText(t, sdk.Operation{ID: fmt.Sprintf("t%d", i)}, at)
+	}
+	big := strings.Repeat("x", 300<<10)
+	bigOp := func(id, hub string) sdk.Operation {
+		return sdk.Operation{ID: id, Op: sdk.OpCreate, Kind: sdk.KindUser, HubID: hub, Attributes: sdk.Attributes{"note": sdk.String(big)}}
+	}
+	tests := map[string]struct {
+		plain   []byte
+		at      time.Duration // the request's time, from at
+		tamper  func([]byte, http.Header) []byte
+		twice   bool
+		status  int
+		code    string
+		message string
+	}{
+		"tampered body": {plain: ok2, tamper: func(b []byte, h http.Header) []byte { b[len(b)/2] ^= 1; return b },
+			status: 401, code: "invalid_signature", message: "the hmac-sha256 signature does not match"},
+		"not signed": {plain: ok2, tamper: func(b []byte, h http.Header) []byte { h.Del(wire.HeaderSignature); return b },
+			status: 401, code: "invalid_signature", message: "the request is not signed"},
+		"wrong token": {plain: ok2, tamper: func(b []byte, h http.Header) []byte { h.Set("Authorization", "Bearer nope"); return b },
+			status: 401, code: "invalid_token", message: "missing or wrong bearer token"},
+		"stale": {plain: rawBatch(eventText(t, create("s1", sdk.KindUser, "u_s1"), at.Add(-10*time.Minute))), at: -10 * time.Minute,
+			status: 401, code: "stale_timestamp", message: "request timestamp"},
+		"replayed": {plain: rawBatch(eventText(t, create("r1", sdk.KindUser, "u_r1"), at)), twice: true,
+			status: 401, code: "replayed_nonce", message: "nonce "},
+		"not JSON": {plain: []byte(`{"version":"1","events":[`),
+			status: 400, code: "invalid_request", message: "the batch is not JSON"},
+		"a single event": {plain: []byte(eventText(t, create("x1", sdk.KindUser, "u_x1"), at)),
+			status: 400, code: "invalid_request", message: `the batch has no "events" array`},
+		"no events": {plain: rawBatch(),
+			status: 400, code: "invalid_request", message: "a batch holds 1 to 1000 events, not 0"},
+		"1001 events": {plain: rawBatch(many...),
+			status: 400, code: "invalid_request", message: "a batch holds 1 to 1000 events, not 1001"},
+		"another version": {plain: []byte(`{"version":"2","events":[` + eventText(t, create("v1", sdk.KindUser, "u_v1"), at) + `]}`),
+			status: 400, code: "unsupported_version", message: `unsupported wire format version "2" of the batch`},
+		"an Idempotency-Key": {plain: ok2, tamper: func(b []byte, h http.Header) []byte { h.Set(wire.HeaderIdempotencyKey, "w1"); return b },
+			status: 400, code: "invalid_request", message: "a batch request carries no Idempotency-Key header"},
+		"an X-Midstream-Hub-Id": {plain: ok2, tamper: func(b []byte, h http.Header) []byte { h.Set(wire.HeaderHubID, "u_w1"); return b },
+			status: 400, code: "invalid_request", message: "a batch request carries no X-Midstream-Hub-Id header"},
+		"over 512 KiB": {plain: rawBatch(eventText(t, bigOp("g1", "u_g1"), at), eventText(t, bigOp("g2", "u_g2"), at)),
+			status: 413, code: "too_large", message: "the batch's JSON is "},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			body, h := batchRequest(t, good, at.Add(tt.at), tt.plain)
+			if tt.tamper != nil {
+				body = tt.tamper(body, h)
+			}
+			before := r.state(t)
+			if tt.twice {
+				if status, answer := postNode(t, r, body, h); status != 200 {
+					t.Fatalf("first request: %d %s", status, answer)
+				}
+				before = r.state(t)
+			}
+			status, answer := postNode(t, r, body, h)
+			var a wire.Response
+			if err := json.Unmarshal(answer, &a); err != nil {
+				t.Fatalf("answer %d %q is not JSON: %v", status, answer, err)
+			}
+			if status != tt.status || a.Status != wire.StatusError || a.Code != tt.code || !strings.HasPrefix(a.Message, tt.message) {
+				t.Errorf("answer %d %s; want %d %s %q…", status, answer, tt.status, tt.code, tt.message)
+			}
+			after := r.state(t)
+			if len(after.Events) != len(before.Events) || len(after.Batches) != len(before.Batches) {
+				t.Errorf("a refused batch was applied: %d events and %d batches, want %d and %d",
+					len(after.Events), len(after.Batches), len(before.Events), len(before.Batches))
+			}
+			if n := len(after.Rejections) - len(before.Rejections); n != 1 || after.Rejections[len(after.Rejections)-1].EventID != "" {
+				t.Errorf("%d rejections recorded, want the request's one: %+v", n, after.Rejections[len(before.Rejections):])
+			}
+		})
+	}
+
+	// Through the connector: a batch signed with another key is refused
+	// whole, in one answer that fails each of its events for good.
+	t.Run("connector, wrong signature key", func(t *testing.T) {
+		before := r.state(t)
+		c := configure(t, map[string]any{"url": r.url + "/callback", "token": token, "encryption_key": string(k128),
+			"signature_key": "not-the-signature-key-at-all", "batch_size": 3, "batch_wait": "1s"})
+		ops := []sdk.Operation{create("k1", sdk.KindUser, "u_k1"), create("k2", sdk.KindUser, "u_k2"), create("k3", sdk.KindOrg, "o_k3")}
+		_, errs := applyAll(c, ops)
+		for i, err := range errs {
+			if e := sdk.AsError(err); e == nil || e.Category != sdk.CategoryPermanent || e.Code != "invalid_signature" || e.HTTPStatus != 401 {
+				t.Errorf("%s: %v, want a permanent invalid_signature", ops[i].HubID, err)
+			}
+		}
+		after := r.state(t)
+		if len(after.Events) != len(before.Events) || len(after.Batches) != len(before.Batches) {
+			t.Errorf("the refused batch was applied")
+		}
+		if n := len(after.Rejections) - len(before.Rejections); n != 1 {
+			t.Errorf("%d rejections, want one for the batch's three events", n)
+		}
+	})
 }

@@ -2,7 +2,8 @@
 // A receiver of Midstream's callback wire format, version 1, written from
 // connectors/callback/README.md alone: no Midstream code, no dependency,
 // only Node's own http and crypto. It verifies, decrypts and applies every
-// event type, keeps what it is sent in memory, and shows it at GET /state.
+// event type, one per request or many in a batch request, keeps what it is
+// sent in memory, and shows it at GET /state.
 //
 //   node server.js --port 8472 --token T [--encryption-key K]
 //                  [--signature-key S | --jwks-url URL]
@@ -28,6 +29,9 @@ function parseArgs(argv) {
     jwksMinRefreshMs: 10 * 1000,
     jwksMaxAgeMs: 60 * 60 * 1000,
     maxBodyBytes: 4 << 20,
+    // README, "Batches": a batch's JSON is at most 512 KiB, so that,
+    // encrypted, it stays under the 1 MiB body limit of common proxies.
+    maxBatchBytes: 512 << 10,
   };
   const names = {
     '--host': 'host', '--port': 'port', '--token': 'token',
@@ -121,6 +125,11 @@ class JWKSCache {
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const DIGITS = /^[0-9]{1,15}$/;
+// README, "The event": RFC 3339. The hub leaves out a fraction's trailing
+// zeros (".5Z", or none at a whole second), so any fraction is accepted.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+// README, "Batches": a batch holds 1 to 1000 events.
+const MAX_BATCH_EVENTS = 1000;
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 
 function constantTimeEqual(a, b) {
@@ -136,8 +145,9 @@ class Verifier {
     this.nonces = new Map(); // nonce -> forget after (ms)
   }
 
-  // Returns the event of a request, or throws a Rejection.
-  async open(headers, body) {
+  // Steps 1 to 6: returns the request's plaintext body and its time (ms),
+  // or throws a Rejection. A batch runs them once, for the whole request.
+  async unseal(headers, body) {
     const o = this.opts;
     // 1. The bearer token.
     const auth = headers['authorization'] || '';
@@ -176,6 +186,12 @@ class Verifier {
     }
     // 6. The nonce, once.
     this.rememberNonce(nonce, at + o.replayWindowMs);
+    return { plain, at };
+  }
+
+  // Returns the event of a single request, or throws a Rejection.
+  async open(headers, body) {
+    const { plain, at } = await this.unseal(headers, body);
     // 7. The event.
     let ev;
     try { ev = JSON.parse(plain.toString('utf8')); } catch (err) { reject(400, 'invalid_request', `the event is not JSON: ${err.message}`); }
@@ -185,6 +201,55 @@ class Verifier {
     if (headers['x-midstream-hub-id'] && (!ev.object || headers['x-midstream-hub-id'] !== ev.object.hubId)) reject(400, 'invalid_request', 'X-Midstream-Hub-Id does not match object.hubId');
     if (ev.timestamp && Date.parse(ev.timestamp) !== at) reject(400, 'invalid_request', 'X-Midstream-Timestamp does not match timestamp');
     return ev;
+  }
+
+  // README, "Batches": returns the entries of a batch request, in order,
+  // each {eventId, ev} or {eventId, rejection}; throws a Rejection when the
+  // request fails as a whole (steps 1 to 6, or a body that is no batch).
+  async openBatch(headers, body) {
+    const { plain, at } = await this.unseal(headers, body);
+    // Each event carries its own eventId and hubId, and a retry may group
+    // events differently: headers naming one event have no place here.
+    for (const name of ['Idempotency-Key', 'X-Midstream-Hub-Id']) {
+      if (headers[name.toLowerCase()] !== undefined) reject(400, 'invalid_request', `a batch request carries no ${name} header: each event carries its own`);
+    }
+    // 413, which the hub reads as "too large": it sends the events again
+    // in smaller batches instead of failing them.
+    if (plain.length > this.opts.maxBatchBytes) reject(413, 'too_large', `the batch's JSON is ${plain.length} bytes, over the ${this.opts.maxBatchBytes} a batch may hold`);
+    let batch;
+    try { batch = JSON.parse(plain.toString('utf8')); } catch (err) { reject(400, 'invalid_request', `the batch is not JSON: ${err.message}`); }
+    if (!batch || typeof batch !== 'object' || Array.isArray(batch)) reject(400, 'invalid_request', 'the batch is not a JSON object');
+    if (batch.version !== '1') reject(400, 'unsupported_version', `unsupported wire format version ${JSON.stringify(batch.version)} of the batch (this receiver speaks 1)`);
+    if (!Array.isArray(batch.events)) reject(400, 'invalid_request', 'the batch has no "events" array');
+    const n = batch.events.length;
+    if (n < 1 || n > MAX_BATCH_EVENTS) reject(400, 'invalid_request', `a batch holds 1 to ${MAX_BATCH_EVENTS} events, not ${n}`);
+    const ids = new Set();
+    const objects = new Set();
+    return batch.events.map((ev, i) => {
+      // The key of the element's result, even when it is no valid event.
+      const eventId = ev && typeof ev === 'object' && typeof ev.eventId === 'string' ? ev.eventId : '';
+      try {
+        validateEvent(ev);
+        // The hub matches results by eventId: two events with one id could
+        // not be told apart.
+        if (ids.has(ev.eventId)) reject(400, 'invalid_request', `event ${ev.eventId} appears twice in the batch`);
+        ids.add(ev.eventId);
+        // A later event of an object waits for the answer to the request
+        // carrying the earlier one, so a batch never carries two.
+        if (ev.object) {
+          const key = `${ev.object.kind}:${ev.object.hubId}`;
+          if (objects.has(key)) reject(400, 'invalid_request', `a second event of ${ev.object.kind} ${ev.object.hubId} in the batch, which holds at most one event per object`);
+          objects.add(key);
+        }
+        if (typeof ev.timestamp !== 'string' || !RFC3339.test(ev.timestamp) || Date.parse(ev.timestamp) !== at) {
+          reject(400, 'invalid_request', `event ${ev.eventId} has timestamp ${JSON.stringify(ev.timestamp)}, not the request's X-Midstream-Timestamp ${at}`);
+        }
+        return { eventId, ev };
+      } catch (err) {
+        if (!(err instanceof Rejection)) throw err;
+        return { eventId, rejection: new Rejection(err.status, err.code, `events[${i}]: ${err.message}`) };
+      }
+    });
   }
 
   async checkSignature(header, signingString) {
@@ -296,8 +361,9 @@ class App {
     this.byHub = new Map();   // kind + ":" + hubId -> id
     this.next = 0;
     this.events = [];         // what was received, passwords hashed
-    this.rejections = [];     // {code, message, status}
+    this.rejections = [];     // {code, message, status}, and eventId for one event of a batch
     this.tests = 0;
+    this.batches = [];        // the number of events of each batch request read
   }
 
   record(ev) {
@@ -351,6 +417,28 @@ class App {
     return [200, { id, status: 'ok' }];
   }
 
+  // README, "Batches": applies the entries of a batch one after the other,
+  // in order, each as if it had come alone, and returns one result per
+  // entry: one event's failure is its own.
+  applyBatch(entries) {
+    this.batches.push(entries.length);
+    return entries.map(({ eventId, ev, rejection }) => {
+      if (rejection) {
+        this.rejections.push({ status: rejection.status, code: rejection.code, message: rejection.message, eventId });
+        return batchResult(eventId, rejection.status, { status: 'error', code: rejection.code, message: rejection.message });
+      }
+      try {
+        const [status, answer] = this.apply(ev);
+        return batchResult(eventId, status, answer);
+      } catch (err) {
+        // A single request would have been answered 500 (and retried):
+        // so is this event, without failing the others.
+        process.stderr.write(`receiver-node: ${err.stack || err}\n`);
+        return batchResult(eventId, 500, { status: 'error', message: 'internal error' });
+      }
+    });
+  }
+
   merge(o, obj) {
     if (obj.displayName) o.displayName = obj.displayName;
     for (const [k, v] of Object.entries(obj.attributes || {})) {
@@ -364,8 +452,18 @@ class App {
 
   state() {
     const objects = [...this.objects.values()].sort((a, b) => (a.kind + a.id).localeCompare(b.kind + b.id, 'en', { numeric: true }));
-    return { objects, events: this.events, rejections: this.rejections, tests: this.tests };
+    return { objects, events: this.events, rejections: this.rejections, tests: this.tests, batches: this.batches };
   }
+}
+
+// README, "Batches", the answer: what the event alone would have been
+// answered, with its eventId and the HTTP status it would have had.
+function batchResult(eventId, httpStatus, answer) {
+  const r = { eventId, status: answer.status || (httpStatus >= 400 ? 'error' : 'ok'), httpStatus };
+  if (answer.id !== undefined) r.id = answer.id;
+  if (answer.code) r.code = answer.code;
+  if (answer.message) r.message = answer.message;
+  return r;
 }
 
 const sha256 = (s) => crypto.createHash('sha256').update(String(s), 'utf8').digest('hex');
@@ -416,6 +514,13 @@ function main() {
       if (url.pathname !== '/callback') return send(res, 404, { status: 'error', message: 'not found' });
       if (req.method !== 'POST') return send(res, 405, { status: 'error', message: 'callbacks are POST requests' });
       const body = await readBody(req, opts.maxBodyBytes);
+      // README, "Batches": one event's failure is its own, so a batch is
+      // answered 200 with each event's result; only a failure of the whole
+      // request (a Rejection) is answered as it would be for one event.
+      if (req.headers['x-midstream-event'] === 'batch') {
+        const entries = await verifier.openBatch(req.headers, body);
+        return send(res, 200, { results: app.applyBatch(entries) });
+      }
       const ev = await verifier.open(req.headers, body);
       const [status, answer] = app.apply(ev);
       return send(res, status, answer);
