@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -70,11 +71,9 @@ type heldObject struct {
 type app struct {
 	mu      sync.Mutex
 	objects map[string]*heldObject // by id
-	capture bool
-	events  []*callback.Event
 }
 
-func newApp() *app { return &app{objects: map[string]*heldObject{}, capture: true} }
+func newApp() *app { return &app{objects: map[string]*heldObject{}} }
 
 func appID(kind sdk.Kind, hubID string) string { return string(kind) + "-" + hubID }
 
@@ -93,9 +92,6 @@ func (a *app) Handle(_ context.Context, ev *callback.Event) (string, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.capture {
-		a.events = append(a.events, ev.Clone())
-	}
 	op := ev.Type.Op()
 	if op == sdk.OpCreate {
 		id := appID(obj.Kind, obj.HubID)
@@ -147,12 +143,23 @@ func (o *heldObject) merge(obj *callback.Object) {
 }
 
 // recorder wraps the sdk/receiver handler to note when each event was
-// answered.
+// answered and, while capture is on, to keep each request as it came, for
+// the raw sender to replay its events. Decoding them again is left for
+// later (events): a real application keeps no such copy, and the copy is
+// not to cost the full sync it measures.
 type recorder struct {
 	h        http.Handler
 	mu       sync.Mutex
 	requests int
 	acks     []ack
+	capture  bool
+	captured []capturedRequest
+}
+
+// capturedRequest is a request as it came: its headers and body.
+type capturedRequest struct {
+	header http.Header
+	body   []byte
 }
 
 // statusWriter notes the status of an answer and, when body is set, keeps
@@ -176,6 +183,19 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.mu.Lock()
+	capture := rc.capture
+	rc.mu.Unlock()
+	var captured *capturedRequest
+	if capture {
+		body, err := io.ReadAll(io.LimitReader(r.Body, callback.DefaultMaxBodyBytes+1))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		captured = &capturedRequest{header: r.Header, body: body}
+	}
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	batch := callback.IsBatch(r.Header)
 	if batch {
@@ -198,6 +218,9 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	rc.requests++
 	rc.acks = append(rc.acks, acks...)
+	if captured != nil && sw.status == http.StatusOK {
+		rc.captured = append(rc.captured, *captured)
+	}
 	rc.mu.Unlock()
 }
 
@@ -233,15 +256,15 @@ func serveReceiver(ctx context.Context, addr string, o receiverOptions, out io.W
 		a   = newApp()
 		rec *recorder
 	)
-	build := func() error {
+	build := func(capture bool) error {
 		h, err := receiver.New(receiver.Options{Token: o.token, App: a, EncryptionKey: o.encryptionKey, SignatureKey: o.signatureKey})
 		if err != nil {
 			return err
 		}
-		rec = &recorder{h: h}
+		rec = &recorder{h: h, capture: capture}
 		return nil
 	}
-	if err := build(); err != nil {
+	if err := build(true); err != nil {
 		return err
 	}
 	current := func() (*app, *recorder) {
@@ -272,24 +295,28 @@ func serveReceiver(ctx context.Context, addr string, o receiverOptions, out io.W
 		writeJSON(w, log)
 	})
 	mux.HandleFunc("GET /bench/events", func(w http.ResponseWriter, _ *http.Request) {
-		ap, _ := current()
-		ap.mu.Lock()
-		list := ap.events
-		ap.mu.Unlock()
+		_, rc := current()
+		rc.mu.Lock()
+		captured := rc.captured
+		rc.mu.Unlock()
+		list, err := decodeCaptured(o, captured)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		writeJSON(w, list)
 	})
 	mux.HandleFunc("POST /bench/capture", func(w http.ResponseWriter, r *http.Request) {
-		ap, _ := current()
-		ap.mu.Lock()
-		ap.capture = r.URL.Query().Get("on") == "1"
-		ap.mu.Unlock()
+		_, rc := current()
+		rc.mu.Lock()
+		rc.capture = r.URL.Query().Get("on") == "1"
+		rc.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /bench/reset", func(w http.ResponseWriter, _ *http.Request) {
 		mu.Lock()
 		a = newApp()
-		a.capture = false
-		err := build()
+		err := build(false)
 		mu.Unlock()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -313,6 +340,45 @@ func serveReceiver(ctx context.Context, addr string, o receiverOptions, out io.W
 		return err
 	}
 	return nil
+}
+
+// decodeCaptured decodes the events of captured requests, in order, as
+// the receiver decoded them when they came: checked with a verifier whose
+// clock reads each request's own timestamp.
+func decodeCaptured(o receiverOptions, captured []capturedRequest) ([]*callback.Event, error) {
+	var at time.Time
+	v, err := receiver.NewVerifier(receiver.Options{Token: o.token, EncryptionKey: o.encryptionKey, SignatureKey: o.signatureKey,
+		Now: func() time.Time { return at }})
+	if err != nil {
+		return nil, err
+	}
+	var events []*callback.Event
+	for i, c := range captured {
+		ms, err := strconv.ParseInt(c.header.Get(callback.HeaderTimestamp), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("captured request %d: %s: %w", i, callback.HeaderTimestamp, err)
+		}
+		at = time.UnixMilli(ms)
+		r := &http.Request{Method: http.MethodPost, Header: c.header, Body: io.NopCloser(bytes.NewReader(c.body))}
+		if !callback.IsBatch(c.header) {
+			ev, err := v.Decode(r)
+			if err != nil {
+				return nil, fmt.Errorf("captured request %d: %w", i, err)
+			}
+			events = append(events, ev)
+			continue
+		}
+		entries, err := v.DecodeBatch(r)
+		if err != nil {
+			return nil, fmt.Errorf("captured request %d: %w", i, err)
+		}
+		for _, e := range entries {
+			if e.Event != nil {
+				events = append(events, e.Event)
+			}
+		}
+	}
+	return events, nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
