@@ -837,6 +837,40 @@ func TestNodeReceiverBatchRequestsIntegration(t *testing.T) {
 		}
 	})
 
+	// An object linked by hand to another hub object (`midstream links
+	// set`) is known by the new hub id from the event that says so: a
+	// create resent for the old one makes an object of its own.
+	t.Run("relinked", func(t *testing.T) {
+		send := func(ops ...sdk.Operation) []map[string]any {
+			t.Helper()
+			var elems []string
+			for _, op := range ops {
+				elems = append(elems, eventText(t, op, at))
+			}
+			body, h := batchRequest(t, good, at, rawBatch(elems...))
+			status, answer := postNode(t, r, body, h)
+			var resp struct {
+				Results []map[string]any `json:"results"`
+			}
+			if err := json.Unmarshal(answer, &resp); status != 200 || err != nil || len(resp.Results) != len(ops) {
+				t.Fatalf("answer %d %s", status, answer)
+			}
+			return resp.Results
+		}
+		id, _ := send(create("r1", sdk.KindUser, "u_left"))[0]["id"].(string)
+		if id == "" {
+			t.Fatal("the create was answered without an id")
+		}
+		send(sdk.Operation{ID: "r2", Op: sdk.OpUpdate, Kind: sdk.KindUser, HubID: "u_rehired", TargetID: id, Attributes: sdk.Attributes{"name": sdk.String("back")}})
+		got := send(create("r3", sdk.KindUser, "u_left"), create("r4", sdk.KindUser, "u_rehired"))
+		if got[0]["id"] == id || got[0]["status"] != "ok" {
+			t.Errorf("a create for the old hub id was answered %v: it found the relinked object %s", got[0], id)
+		}
+		if got[1]["id"] != id || got[1]["status"] != "exists" {
+			t.Errorf("a create for the new hub id was answered %v, want %s, exists", got[1], id)
+		}
+	})
+
 	// The hub's timestamps leave out a fraction's trailing zeros: at a
 	// whole second, "…:05Z"; at half a second, "…:05.5Z".
 	t.Run("timestamps without trailing zeros", func(t *testing.T) {

@@ -406,6 +406,14 @@ class App {
       if (op === 'delete') return [200, { status: 'ok', message: 'not held' }];
       return [404, { status: 'error', code: 'not_found', message: `no ${obj.kind} with hub id ${obj.hubId}` }];
     }
+    if (o.hubId !== obj.hubId) {
+      // README, "The event": the object was linked to another hub object
+      // (an operator's `midstream links set`): it is known by that one now.
+      const oldKey = `${o.kind}:${o.hubId}`;
+      if (this.byHub.get(oldKey) === id) this.byHub.delete(oldKey);
+      o.hubId = obj.hubId;
+      this.byHub.set(hubKey, id);
+    }
     switch (op) {
       case 'update': this.merge(o, obj); break;
       case 'password': o.passwordSha256 = sha256(obj.password || ''); break;
