@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"maps"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/midstream-io/midstream/sdk"
 )
@@ -358,13 +359,32 @@ func TestParseTimers(t *testing.T) {
 	}
 	wantSource := map[string]float64{"read": 218, "mapping": 13.17, "diff": 173.2, "store": 1326}
 	wantTarget := map[string]float64{"store": 4291, "consume": 916.3, "claim": 1737, "finish": 1638, "mapping": 1260, "mark": 667.1, "each": 36.5}
-	if g := ms(got.sourceStages); !maps.Equal(g, wantSource) {
-		t.Errorf("source stages = %v, want %v", g, wantSource)
+	if diff := cmp.Diff(wantSource, ms(got.sourceStages)); diff != "" {
+		t.Errorf("source stages (-want +got):\n%s", diff)
 	}
-	if g := ms(got.targetStages); !maps.Equal(g, wantTarget) {
-		t.Errorf("target stages = %v, want %v", g, wantTarget)
+	if diff := cmp.Diff(wantTarget, ms(got.targetStages)); diff != "" {
+		t.Errorf("target stages (-want +got):\n%s", diff)
 	}
 	if got.calls != 31507 {
 		t.Errorf("calls = %d", got.calls)
+	}
+
+	// Several runs: the first of each kind counts; a run without a time
+	// line is passed over, not read from the next run's.
+	out = "source hr (full read, 2s): 10 seen, 10 created, 0 updated, 0 moved, 0 enabled, 0 disabled, 0 deleted, 0 unchanged\n" +
+		"  error: boom\n" +
+		"source ldap (full read, 3s): 5 seen, 5 created, 0 updated, 0 moved, 0 enabled, 0 disabled, 0 deleted, 0 unchanged\n" +
+		"  time: read 1m2.5s, mapping 850µs, diff 0s, store 5ns\n" +
+		"target app (4s): 15 changes, events: 15 success\n" +
+		"  time: store 1s (consume 1ms, claim 2ms, finish 3ms); beside it: mapping 4ms, mark 5ms; 15 calls, each 6ms from queued to answered\n" +
+		"target other (4s): 15 changes, events: 15 success\n" +
+		"  time: store 9s (consume 9ms, claim 9ms, finish 9ms); beside it: mapping 9ms, mark 9ms; 99 calls, each 9ms from queued to answered\n"
+	got = parseTimers(out)
+	wantSource = map[string]float64{"read": 62500, "mapping": 0.85, "diff": 0, "store": 0}
+	if diff := cmp.Diff(wantSource, ms(got.sourceStages)); diff != "" {
+		t.Errorf("source stages of several runs (-want +got):\n%s", diff)
+	}
+	if got.targetStages["claim"] != 2*time.Millisecond || got.calls != 15 {
+		t.Errorf("target stages of several runs = %v, %d calls: want the first target's", got.targetStages, got.calls)
 	}
 }

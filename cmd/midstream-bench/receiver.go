@@ -218,7 +218,9 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	rc.requests++
 	rc.acks = append(rc.acks, acks...)
-	if captured != nil && sw.status == http.StatusOK {
+	if captured != nil {
+		// Whatever the answer: what the receiver refused before the
+		// application saw it, decodeCaptured refuses again.
 		rc.captured = append(rc.captured, *captured)
 	}
 	rc.mu.Unlock()
@@ -344,7 +346,9 @@ func serveReceiver(ctx context.Context, addr string, o receiverOptions, out io.W
 
 // decodeCaptured decodes the events of captured requests, in order, as
 // the receiver decoded them when they came: checked with a verifier whose
-// clock reads each request's own timestamp.
+// clock reads each request's own timestamp. A request the receiver
+// refused (a replayed nonce, say) is refused again and left out, as is a
+// batch's event it could not read.
 func decodeCaptured(o receiverOptions, captured []capturedRequest) ([]*callback.Event, error) {
 	var at time.Time
 	v, err := receiver.NewVerifier(receiver.Options{Token: o.token, EncryptionKey: o.encryptionKey, SignatureKey: o.signatureKey,
@@ -353,24 +357,22 @@ func decodeCaptured(o receiverOptions, captured []capturedRequest) ([]*callback.
 		return nil, err
 	}
 	var events []*callback.Event
-	for i, c := range captured {
+	for _, c := range captured {
 		ms, err := strconv.ParseInt(c.header.Get(callback.HeaderTimestamp), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("captured request %d: %s: %w", i, callback.HeaderTimestamp, err)
+			continue // refused when it came
 		}
 		at = time.UnixMilli(ms)
 		r := &http.Request{Method: http.MethodPost, Header: c.header, Body: io.NopCloser(bytes.NewReader(c.body))}
 		if !callback.IsBatch(c.header) {
-			ev, err := v.Decode(r)
-			if err != nil {
-				return nil, fmt.Errorf("captured request %d: %w", i, err)
+			if ev, err := v.Decode(r); err == nil {
+				events = append(events, ev)
 			}
-			events = append(events, ev)
 			continue
 		}
 		entries, err := v.DecodeBatch(r)
 		if err != nil {
-			return nil, fmt.Errorf("captured request %d: %w", i, err)
+			continue
 		}
 		for _, e := range entries {
 			if e.Event != nil {

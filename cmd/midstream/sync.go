@@ -111,11 +111,14 @@ func runSync(ctx context.Context, g *globals, path string, o engine.SyncOptions,
 func printReport(w io.Writer, rep *engine.Report, took time.Duration, timings bool) {
 	for _, s := range rep.Sources {
 		c := s.Counts
-		fmt.Fprintf(w, "source %s (%s read, %s): %d seen, %d created, %d updated, %d moved, %d enabled, %d disabled, %d deleted, %d unchanged\n",
+		line := fmt.Sprintf("source %s (%s read, %s): %d seen, %d created, %d updated, %d moved, %d enabled, %d disabled, %d deleted, %d unchanged\n",
 			s.Name, s.Mode, s.Duration.Round(time.Millisecond), c.Seen, c.Created, c.Updated, c.Moved, c.Enabled, c.Disabled, c.Deleted, c.Unchanged)
 		if timings {
-			fmt.Fprintf(w, "  time: %s\n", s.Time)
+			// One write with its line: what reads the output finds them
+			// together, whatever else writes meanwhile.
+			line += fmt.Sprintf("  time: %s\n", s.Time)
 		}
+		fmt.Fprint(w, line)
 		if s.Err != nil {
 			fmt.Fprintf(w, "  error: %v\n", s.Err)
 			if h, ok := s.Err.(interface{ Hint() string }); ok && h.Hint() != "" {
@@ -152,10 +155,11 @@ func printReport(w io.Writer, rep *engine.Report, took time.Duration, timings bo
 		if t.FullSync > 0 {
 			full = fmt.Sprintf(", full sync of %d objects", t.FullSync)
 		}
-		fmt.Fprintf(w, "target %s (%s): %d changes%s, events: %s\n", t.Name, t.Duration.Round(time.Millisecond), t.Consumed, full, strings.Join(parts, ", "))
+		line := fmt.Sprintf("target %s (%s): %d changes%s, events: %s\n", t.Name, t.Duration.Round(time.Millisecond), t.Consumed, full, strings.Join(parts, ", "))
 		if timings {
-			fmt.Fprintf(w, "  time: %s\n", t.Time)
+			line += fmt.Sprintf("  time: %s\n", t.Time)
 		}
+		fmt.Fprint(w, line)
 		if t.Left > 0 {
 			fmt.Fprintf(w, "  %d event(s) left for a later pass (retries not yet due, or waiting on a failed parent)\n", t.Left)
 		}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -720,6 +721,9 @@ func eventText(t *testing.T, op sdk.Operation, at time.Time) string {
 // and a request that is no acceptable batch (tampered, replayed, stale,
 // empty, too many events, too large, another version, an event's headers)
 // refused as a whole with nothing applied.
+// trailingZero finds a timestamp whose fraction ends in a zero.
+var trailingZero = regexp.MustCompile(`\.[0-9]*0Z"`)
+
 func TestNodeReceiverBatchRequestsIntegration(t *testing.T) {
 	node := requireNode(t)
 	k128 := []byte("0123456789abcdef")
@@ -877,7 +881,7 @@ func TestNodeReceiverBatchRequestsIntegration(t *testing.T) {
 		whole := time.Now().UTC().Truncate(time.Second)
 		for i, sent := range []time.Time{whole, whole.Add(500 * time.Millisecond)} {
 			ev := eventText(t, sdk.Operation{ID: fmt.Sprintf("z%d", i)}, sent)
-			if !strings.Contains(ev, sent.Format(time.RFC3339Nano)) || strings.Contains(ev, ".000") || strings.Contains(ev, "00Z") {
+			if !strings.Contains(ev, sent.Format(time.RFC3339Nano)) || trailingZero.MatchString(ev) {
 				t.Fatalf("the event %s does not show the hub's trimmed timestamp", ev)
 			}
 			body, h := batchRequest(t, good, sent, rawBatch(ev))

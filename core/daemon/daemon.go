@@ -153,10 +153,10 @@ func (d *daemon) runSource(ctx context.Context, s *config.Source, full bool) {
 	rep := d.eng.SyncSource(ctx, s, engine.SyncOptions{Full: full})
 	d.record("source:"+s.Name, at, rep.Err)
 	if rep.Err != nil {
-		d.log.Error("source run failed", "source", s.Name, "error", rep.Err)
+		d.log.Error("source run failed", "source", s.Name, "error", rep.Err, "timings", rep.Time.String())
 	} else {
 		d.log.Info("source run", "source", s.Name, "mode", rep.Mode, "created", rep.Counts.Created, "updated", rep.Counts.Updated,
-			"moved", rep.Counts.Moved, "disabled", rep.Counts.Disabled, "deleted", rep.Counts.Deleted, "took", rep.Duration, "time", rep.Time.String())
+			"moved", rep.Counts.Moved, "disabled", rep.Counts.Disabled, "deleted", rep.Counts.Deleted, "took", rep.Duration, "timings", rep.Time.String())
 	}
 	// Targets without a schedule of their own follow their sources.
 	for _, t := range d.p.Targets {
@@ -185,11 +185,11 @@ func (d *daemon) runTarget(ctx context.Context, t *config.Target) {
 	rep := d.eng.Deliver(ctx, t, engine.SyncOptions{RetryWait: time.Second})
 	d.record("target:"+t.Name, at, rep.Err)
 	if rep.Err != nil {
-		d.log.Error("delivery failed", "target", t.Name, "error", rep.Err)
+		d.log.Error("delivery failed", "target", t.Name, "error", rep.Err, "timings", rep.Time.String())
 		return
 	}
 	d.log.Info("delivery", "target", t.Name, "changes", rep.Consumed, "success", rep.Counts[store.Success],
-		"failure", rep.Counts[store.Failure], "skipped", rep.Counts[store.Skipped], "left", rep.Left, "took", rep.Duration, "time", rep.Time.String())
+		"failure", rep.Counts[store.Failure], "skipped", rep.Counts[store.Skipped], "left", rep.Left, "took", rep.Duration, "timings", rep.Time.String())
 }
 
 func (d *daemon) routes() http.Handler {

@@ -79,7 +79,9 @@ func (e *Engine) Deliver(ctx context.Context, t *config.Target, o SyncOptions) *
 		return rep
 	}
 	if o.FullTarget || o.ChangedOnly {
+		t0 := time.Now()
 		n, err := e.st.FullSync(ctx, t.Name, ex.sources, o.ChangedOnly, rep.RunID)
+		rep.Time.Consume += time.Since(t0)
 		if err != nil {
 			rep.Err = err
 			return rep

@@ -147,7 +147,10 @@ func (e *Engine) SyncSource(ctx context.Context, s *config.Source, o SyncOptions
 		reading = time.Since(t0)
 		if err == nil && len(rejectedIDs) > 0 {
 			for kind, ids := range rejectedIDs {
-				if err = run.MarkSeen(ctx, kind, ids); err != nil {
+				t1 := time.Now()
+				err = run.MarkSeen(ctx, kind, ids)
+				applying += time.Since(t1)
+				if err != nil {
 					break
 				}
 			}

@@ -15,10 +15,13 @@ type SourceTimings struct {
 	// Mapping is the inbound mapping's.
 	Mapping time.Duration
 	// Diff is reading what the directory holds of each batch and
-	// encoding the batch for comparison, outside the write transaction.
+	// encoding the batch, outside the write transaction (the comparison
+	// itself runs in it, and counts as Store).
 	Diff time.Duration
-	// Store is the directory's write transactions: the changed objects,
-	// their change-log rows, the cursor and the losses.
+	// Store is the directory's write transactions (the changed objects,
+	// their change-log rows, the cursor), and finding and applying the
+	// losses. It includes waiting for the store's one writer, which the
+	// targets' deliveries share.
 	Store time.Duration
 }
 
@@ -30,10 +33,13 @@ func (t SourceTimings) String() string {
 // TargetTimings says where a target run's time went. The run's loop
 // consumes, claims and records results, one after the other: their sum,
 // Store, is the serial part of delivery. Planning, marking and calls run
-// beside the loop, so Mapping, Mark and Calls overlap it and each other
-// (and Mark includes waiting for the store, which has one writer).
+// beside the loop, so Mapping, Mark and Calls overlap it and each other.
+// Every stage that writes to the store includes waiting for its one
+// writer, which the sources' runs and other targets share: Consume,
+// Claim, Finish, Mark, and Mapping where it reserves unique values.
 type TargetTimings struct {
-	// Consume is turning the change log into events.
+	// Consume is turning the change log into events (and, for a target
+	// full sync, the directory).
 	Consume time.Duration
 	// Claim is claiming ready events, with what running them needs.
 	Claim time.Duration
@@ -43,9 +49,10 @@ type TargetTimings struct {
 	Finish time.Duration
 	// Mapping is planning each event, the outbound mapping above all.
 	Mapping time.Duration
-	// Calls is the calls' time from queued to answered, summed over
-	// calls: a claim's calls are queued at once, and the plugin runs up
-	// to the target's concurrency of them at a time. NCalls counts them.
+	// Calls is the calls' time from queued (after the rate limit, if
+	// any) to answered, summed over calls: a claim's calls are queued at
+	// once, and the plugin runs up to the target's concurrency of them at
+	// a time, so most of it is waiting for a turn. NCalls counts them.
 	Calls  time.Duration
 	NCalls int
 }
@@ -71,7 +78,8 @@ func joinTimings(kv ...any) string {
 	return strings.Join(parts, ", ")
 }
 
-// round keeps three significant digits, enough to compare stages.
+// round keeps three or four significant digits, enough to compare
+// stages (under 5µs rounds to 0s).
 func round(d time.Duration) time.Duration {
 	switch {
 	case d >= 10*time.Second:
