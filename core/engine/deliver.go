@@ -187,6 +187,12 @@ func (x *executor) run(ctx context.Context) error {
 	finishBatch := max(finishBatch, window/2)
 	results := make(chan store.Result, window)
 	busy := map[string]bool{}
+	// The events claims found waiting for another object's event: passed
+	// over until a result of that object is recorded.
+	waits := store.NewWaits()
+	// reset is set once the waits were forgotten for want of anything
+	// else to claim, and cleared by the next claim that takes something.
+	reset := false
 	inflight := 0
 	deadline := time.Now().Add(x.retryWait)
 	var pending []store.Result
@@ -202,6 +208,7 @@ func (x *executor) run(ctx context.Context) error {
 		for _, r := range pending {
 			x.rep.Counts[r.Status]++
 			delete(busy, r.HubID)
+			waits.Release(r.HubID)
 		}
 		pending = pending[:0]
 		if x.e.opts.Progress != nil {
@@ -286,12 +293,13 @@ func (x *executor) run(ctx context.Context) error {
 		if ctx.Err() == nil && !starved && inflight <= window/2 {
 			t0 := time.Now()
 			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy,
-				store.ClaimOptions{Chains: len(x.t.Scope.OrgSubtrees) > 0, AwaitParents: liveOpen})
+				store.ClaimOptions{Chains: len(x.t.Scope.OrgSubtrees) > 0, AwaitParents: liveOpen, Waits: waits})
 			x.rep.Time.Claim += time.Since(t0)
 			if err != nil && ctx.Err() == nil {
 				return err
 			}
 			if len(claimed) > 0 {
+				reset = false
 				for _, c := range claimed {
 					busy[c.Event.HubID] = true
 				}
@@ -305,6 +313,14 @@ func (x *executor) run(ctx context.Context) error {
 				} else {
 					go x.dispatch(ctx, claimed, results)
 				}
+				continue
+			}
+			if inflight == 0 && len(pending) == 0 && waits.Len() > 0 && !reset {
+				// Nothing in flight will release them: a wait the
+				// results did not end (it should not happen) would hold
+				// its events back for good. Decide them all again, once.
+				waits.Reset()
+				reset = true
 				continue
 			}
 			starved = true

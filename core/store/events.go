@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -461,6 +462,64 @@ type ClaimOptions struct {
 	// in the directory yet: set while sources are still reading, since a
 	// source may yield a user before its department.
 	AwaitParents bool
+	// Waits, when set, carries from claim to claim the events found
+	// waiting for another object's event (a user's for its manager's
+	// create, a child's for its parent's event): later claims pass over
+	// them without reading them until the caller releases that object.
+	Waits *Waits
+}
+
+// Waits remembers the events a claim found waiting for another object's
+// event, by that object's hub id. In a first sync of a deep hierarchy
+// most queued events wait (for their department, for their manager's
+// create), and reading each again at every claim cost more than all
+// the rest of claiming. Not safe for concurrent use: one executor owns
+// it.
+type Waits struct {
+	on  map[string][]int64 // waited-on hub id -> waiting event ids
+	ids map[int64]bool
+}
+
+// NewWaits returns an empty set.
+func NewWaits() *Waits { return &Waits{on: map[string][]int64{}, ids: map[int64]bool{}} }
+
+func (w *Waits) add(id int64, on string) {
+	if w == nil || w.ids[id] {
+		return
+	}
+	w.ids[id] = true
+	w.on[on] = append(w.on[on], id)
+}
+
+func (w *Waits) has(id int64) bool { return w != nil && w.ids[id] }
+
+// Release makes the events waiting for hubID's event candidates again:
+// call it when a result of hubID is recorded.
+func (w *Waits) Release(hubID string) {
+	if w == nil {
+		return
+	}
+	for _, id := range w.on[hubID] {
+		delete(w.ids, id)
+	}
+	delete(w.on, hubID)
+}
+
+// Reset forgets every wait.
+func (w *Waits) Reset() {
+	if w == nil {
+		return
+	}
+	clear(w.on)
+	clear(w.ids)
+}
+
+// Len is how many events are remembered as waiting.
+func (w *Waits) Len() int {
+	if w == nil {
+		return 0
+	}
+	return len(w.ids)
 }
 
 // PlannedOp is the operation event e is planned as, for an object in
@@ -492,87 +551,35 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		taken := map[string]bool{}
 		refs := map[string]*sdk.Ref{}
 		// Candidates are read a page at a time, up to twice the limit in
-		// all (some are busy or not ready): reading them all at once read
-		// a second half that a claim mostly did not need.
-		after, scanned := int64(0), 0
-		for len(out) < limit && scanned < 2*limit {
+		// all (some are not ready): reading them all at once read a
+		// second half that a claim mostly did not need. A page is listed
+		// by id first, which is cheap, passing over the events of objects
+		// in flight and those known to wait; only the rest are read
+		// whole.
+		after, scanned, listed := int64(0), 0, 0
+		for len(out) < limit && scanned < 2*limit && listed < 8*limit {
 			page := min(2*limit-scanned, limit-len(out)+limit/8+16)
-			n := 0
-			// One query brings each candidate with its object and link.
-			// The parent (an org's parent, a user's primary org) and a user's
-			// manager come with their links in the same query: looked up one
-			// statement at a time they were most of a claim's cost.
-			rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
-					o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
-					l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
-					p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, ''),
-					CASE WHEN o.kind = 'user' AND json_type(o.attributes, '$.manager') = 'text' THEN json_extract(o.attributes, '$.manager') ELSE '' END
-				FROM events e JOIN objects o ON o.hub_id = e.hub_id
-				LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
-				LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
-				LEFT JOIN links pl ON pl.target = e.target AND pl.hub_id = p.hub_id
-				LEFT JOIN objects m ON o.kind = 'user' AND m.source = o.source AND m.kind = 'user' AND m.external_id = json_extract(o.attributes, '$.manager')
-				LEFT JOIN links ml ON ml.target = e.target AND ml.hub_id = m.hub_id
-				WHERE e.target = ? AND e.status = 'QUEUING' AND e.next_attempt_at <= ? AND e.id > ? ORDER BY e.id LIMIT ?`,
-				target, now, after, page)
+			batch, n, err := claimCandidates(tx, target, now, after, page, busy, o.Waits)
 			if err != nil {
 				return err
 			}
-			var cands []*Claimed
-			for rows.Next() {
-				n++
-				e := &Event{Target: target, Status: Queuing}
-				o := &StoredObject{}
-				c := &Claimed{Event: e, Object: o}
-				var kind, changed, seqs, state, orgs, attrs string
-				var tid, synced, lstate, sstate, sparent, reserved, phub, mhub sql.NullString
-				var ptid, mtid string
-				var sent sql.NullBool
-				if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
-					&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
-					&phub, &ptid, &mhub, &mtid, &c.ManagerExt); err != nil {
-					rows.Close()
-					return err
-				}
-				after = e.ID
-				e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
-				unmarshalList(orgs, &o.Orgs)
-				// Decoded once the event is taken: a candidate not ready now
-				// is read again by a later claim.
-				c.changed, c.seqs, c.attrs = changed, seqs, attrs
-				if phub.Valid {
-					c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
-				}
-				if mhub.Valid {
-					c.managerRef = &sdk.Ref{HubID: mhub.String, TargetID: mtid}
-				}
-				if busy[e.HubID] {
-					cands = append(cands, nil)
-					continue
-				}
-				if tid.Valid {
-					c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
-						SyncedState: sstate.String, SyncedParent: linkParent(sparent.String)}
-					if reserved.Valid && reserved.String != "{}" {
-						_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
-					}
-					c.synced = synced
-				}
-				cands = append(cands, c)
+			listed += n
+			if n > 0 {
+				after = batch.last
 			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			cands, err := readCandidates(tx, target, batch.ids)
+			if err != nil {
 				return err
 			}
 			for _, c := range cands {
 				if len(out) >= limit {
 					break
 				}
-				if c == nil || taken[c.Event.HubID] {
+				if taken[c.Event.HubID] {
 					continue
 				}
 				e := c.Event
-				ready, err := s.prepare(tx, c, now, refs, o.AwaitParents)
+				ready, waitsFor, err := s.prepare(tx, c, now, refs, o.AwaitParents, o.Waits)
 				if err != nil {
 					return err
 				}
@@ -582,6 +589,9 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 					}
 				}
 				if !ready {
+					if waitsFor != "" {
+						o.Waits.add(e.ID, waitsFor)
+					}
 					continue
 				}
 				if err := c.decode(); err != nil {
@@ -593,8 +603,8 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				taken[e.HubID] = true
 				out = append(out, c)
 			}
-			scanned += n
-			if n < page {
+			scanned += len(batch.ids)
+			if !batch.more {
 				break
 			}
 		}
@@ -609,8 +619,119 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 	return out, err
 }
 
+// candidateIDs is a page of claim candidates listed by id.
+type candidateIDs struct {
+	ids []int64
+	// last is the last id listed; more says the queue may hold more.
+	last int64
+	more bool
+}
+
+// claimCandidates lists up to page queued, due events of target after id
+// after, in order, passing over those of objects in busy and those waits
+// remembers. It returns how many it listed, passed over or not.
+func claimCandidates(tx *sql.Tx, target string, now, after int64, page int, busy map[string]bool, waits *Waits) (candidateIDs, int, error) {
+	c := candidateIDs{last: after}
+	limit := 4 * page
+	rows, err := tx.Query(`SELECT id, hub_id FROM events INDEXED BY events_ready
+		WHERE target = ? AND status = 'QUEUING' AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?`, target, now, after, limit)
+	if err != nil {
+		return c, 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id int64
+		var hub string
+		if err := rows.Scan(&id, &hub); err != nil {
+			return c, n, err
+		}
+		n++
+		c.last = id
+		if busy[hub] || waits.has(id) {
+			continue
+		}
+		c.ids = append(c.ids, id)
+		if len(c.ids) == page {
+			// The rest is for the next page.
+			c.more = true
+			return c, n, rows.Err()
+		}
+	}
+	c.more = n == limit
+	return c, n, rows.Err()
+}
+
+// readCandidates reads the events ids of target whole, in order: each with
+// its object and link, the parent (an org's parent, a user's primary org)
+// and a user's manager with their links, in one query (looked up one
+// statement at a time, they were most of a claim's cost). The ids drive
+// the query (CROSS JOIN): planned from events by target, it scanned every
+// event of the target for each claim.
+func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
+			o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
+			l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
+			p.hub_id, COALESCE(pl.target_id, ''), m.hub_id, COALESCE(ml.target_id, ''),
+			CASE WHEN o.kind = 'user' AND json_type(o.attributes, '$.manager') = 'text' THEN json_extract(o.attributes, '$.manager') ELSE '' END
+		FROM json_each(?) j CROSS JOIN events e ON e.id = j.value JOIN objects o ON o.hub_id = e.hub_id
+		LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
+		LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
+		LEFT JOIN links pl ON pl.target = e.target AND pl.hub_id = p.hub_id
+		LEFT JOIN objects m ON o.kind = 'user' AND m.source = o.source AND m.kind = 'user' AND m.external_id = json_extract(o.attributes, '$.manager')
+		LEFT JOIN links ml ON ml.target = e.target AND ml.hub_id = m.hub_id
+		WHERE e.target = ?`, mustJSON(ids), target)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cands []*Claimed
+	for rows.Next() {
+		e := &Event{Target: target, Status: Queuing}
+		o := &StoredObject{}
+		c := &Claimed{Event: e, Object: o}
+		var kind, changed, seqs, state, orgs, attrs string
+		var tid, synced, lstate, sstate, sparent, reserved, phub, mhub sql.NullString
+		var ptid, mtid string
+		var sent sql.NullBool
+		if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
+			&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
+			&phub, &ptid, &mhub, &mtid, &c.ManagerExt); err != nil {
+			return nil, err
+		}
+		e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
+		unmarshalList(orgs, &o.Orgs)
+		// Decoded once the event is taken: a candidate not ready now is
+		// read again by a later claim.
+		c.changed, c.seqs, c.attrs = changed, seqs, attrs
+		if phub.Valid {
+			c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
+		}
+		if mhub.Valid {
+			c.managerRef = &sdk.Ref{HubID: mhub.String, TargetID: mtid}
+		}
+		if tid.Valid {
+			c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
+				SyncedState: sstate.String, SyncedParent: linkParent(sparent.String)}
+			if reserved.Valid && reserved.String != "{}" {
+				_ = json.Unmarshal([]byte(reserved.String), &c.Link.Reserved)
+			}
+			c.synced = synced
+		}
+		cands = append(cands, c)
+	}
+	slices.SortFunc(cands, func(a, b *Claimed) int { return cmp.Compare(a.Event.ID, b.Event.ID) })
+	return cands, rows.Err()
+}
+
 // prepare loads what event e needs and decides whether it can run now.
-func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, awaitParents bool) (bool, error) {
+// When it cannot because another object's event must finish first (its
+// manager's create, its parent's event), waitsFor is that object's hub
+// id; an event it marks WAITING releases what waits for its object.
+func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, awaitParents bool, waits *Waits) (ready bool, waitsFor string, err error) {
 	e, obj := c.Event, c.Object
 	op := PlannedOp(e, obj.State)
 	ref := func(ext string) (*sdk.Ref, error) {
@@ -637,7 +758,7 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 	for _, g := range obj.Orgs {
 		r, err := ref(g)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		if r != nil {
 			c.Orgs = append(c.Orgs, *r)
@@ -646,7 +767,7 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 		}
 	}
 	if unresolved && awaitParents && op != "delete" && obj.State != sdk.StateDeleted {
-		return false, nil
+		return false, "", nil
 	}
 	if c.ManagerExt != "" {
 		r := c.managerRef
@@ -664,9 +785,9 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 			case err != nil:
-				return false, err
+				return false, "", err
 			case mid < e.ID && Status(mst) != Waiting:
-				return false, nil
+				return false, r.HubID, nil
 			}
 		}
 	}
@@ -682,12 +803,15 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			// The parent has no event for this target (out of scope): send
 			// without it rather than wait for what will never happen.
 		case err != nil:
-			return false, err
+			return false, "", err
 		case Status(pstatus) == Failure || Status(pstatus) == Waiting:
 			_, err := tx.Exec(`UPDATE events SET status = 'WAITING', waits_on = ?, updated_at = ? WHERE id = ?`, pid, now, e.ID)
-			return false, err
+			// What waits for this object's event no longer does (a
+			// report for its manager's create goes without it).
+			waits.Release(e.HubID)
+			return false, "", err
 		case !Status(pstatus).Finished():
-			return false, nil
+			return false, c.Parent.HubID, nil
 		}
 	}
 	if op == "delete" && e.Kind == sdk.KindOrg {
@@ -698,13 +822,13 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 			WHERE o.source = ? AND o.parent_ext = ? AND ev.target = ? AND ev.hub_id = o.hub_id AND ev.status IN `+unfinished+` AND ev.id != ?`,
 			obj.Source, obj.ExternalID, e.Target, e.ID).Scan(&n)
 		if err != nil {
-			return false, err
+			return false, "", err
 		}
 		if n > 0 {
-			return false, nil
+			return false, "", nil
 		}
 	}
-	return true, nil
+	return true, "", nil
 }
 
 // lookupRef finds an object of kind by external id and its link in target; nil

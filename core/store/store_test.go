@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -518,5 +519,105 @@ func TestACreateAnsweredWithAnotherObjectsAccountIsAConflict(t *testing.T) {
 	}
 	if n := len(f.events(store.Failure)); n != 2 {
 		t.Errorf("%d FAILUREs after two creates answered with one account in a batch; want 2 (u2's and the second of these)", n)
+	}
+}
+
+// A claim remembers the events it found waiting for another object's
+// event (a user for its department's create, a report for its manager's)
+// and later claims pass over them, without reading them, until that
+// object is released; then they are candidates again.
+func TestClaimPassesOverRememberedWaits(t *testing.T) {
+	f := newFixture(t)
+	manager := user("m1", "d1", "a")
+	report := user("r1", "d1", "b")
+	report.Attributes["manager"] = sdk.String("m1")
+	f.apply(org("d1", sdk.Attributes{}), user("u1", "d1", "c"), manager, report)
+	waits := store.NewWaits()
+	claim := func() map[string]*store.Claimed {
+		t.Helper()
+		got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{Waits: waits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*store.Claimed{}
+		for _, c := range got {
+			out[c.Object.ExternalID] = c
+		}
+		return out
+	}
+	got := claim()
+	if len(got) != 1 || got["d1"] == nil {
+		t.Fatalf("claimed %v, want the department's create alone", keys(got))
+	}
+	if waits.Len() != 3 {
+		t.Fatalf("%d events remembered as waiting, want the three users'", waits.Len())
+	}
+	dept := got["d1"].Event.HubID
+	f.finish(got["d1"], store.Success, "")
+	// The department is linked now, but nothing released its users.
+	if got := claim(); len(got) != 0 {
+		t.Fatalf("claimed %v: the remembered waits were read again", keys(got))
+	}
+	waits.Release(dept)
+	got = claim()
+	if len(got) != 2 || got["u1"] == nil || got["m1"] == nil {
+		t.Fatalf("claimed %v after the department's release, want u1 and m1 (r1 waits for its manager's create)", keys(got))
+	}
+	if waits.Len() != 1 {
+		t.Fatalf("%d events remembered as waiting, want the report's", waits.Len())
+	}
+	f.finish(got["m1"], store.Success, "")
+	f.finish(got["u1"], store.Success, "")
+	if got := claim(); len(got) != 0 {
+		t.Fatalf("claimed %v before the manager's release", keys(got))
+	}
+	waits.Release(got["m1"].Event.HubID)
+	if got := claim(); len(got) != 1 || got["r1"] == nil || got["r1"].Manager == nil || got["r1"].Manager.TargetID != "x-m1" {
+		t.Fatalf("claimed %v after the manager's release, want r1 with its manager's id", keys(got))
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// A manager whose create cannot go (its department failed, so it becomes
+// WAITING) releases the reports that waited for it: they go without it.
+func TestAWaitingManagerReleasesItsReports(t *testing.T) {
+	f := newFixture(t)
+	manager := user("m1", "d1", "a")
+	report := user("r1", "d2", "b")
+	report.Attributes["manager"] = sdk.String("m1")
+	f.apply(org("d1", sdk.Attributes{}), org("d2", sdk.Attributes{}), manager, report)
+	waits := store.NewWaits()
+	claim := func() map[string]*store.Claimed {
+		t.Helper()
+		got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{Waits: waits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*store.Claimed{}
+		for _, c := range got {
+			out[c.Object.ExternalID] = c
+		}
+		return out
+	}
+	got := claim()
+	if len(got) != 2 || got["d1"] == nil || got["d2"] == nil || waits.Len() != 2 {
+		t.Fatalf("claimed %v with %d waits, want both departments and two waits", keys(got), waits.Len())
+	}
+	f.finish(got["d1"], store.Failure, "permanent")
+	f.finish(got["d2"], store.Success, "")
+	waits.Release(got["d1"].Event.HubID)
+	waits.Release(got["d2"].Event.HubID)
+	// m1 becomes WAITING on its department's failure; r1 was passed over.
+	if got := claim(); len(got) != 0 {
+		t.Fatalf("claimed %v", keys(got))
+	}
+	if w := f.events(store.Waiting); len(w) != 1 {
+		t.Fatalf("%d events WAITING, want the manager's", len(w))
+	}
+	if got := claim(); len(got) != 1 || got["r1"] == nil {
+		t.Fatalf("claimed %v, want the report, released by its manager's WAITING", keys(got))
 	}
 }
