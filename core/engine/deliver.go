@@ -191,8 +191,13 @@ func (x *executor) run(ctx context.Context) error {
 	// over until a result of that object is recorded.
 	waits := store.NewWaits()
 	// reset is set once the waits were forgotten for want of anything
-	// else to claim, and cleared by the next claim that takes something.
+	// else to claim, and cleared by the next claim that takes something;
+	// lastReset bounds how long a wait is trusted (the waiting object may
+	// change, and no result says so).
 	reset := false
+	lastReset := time.Now()
+	// claimedAt is the store's time of the last claim.
+	var claimedAt time.Time
 	inflight := 0
 	deadline := time.Now().Add(x.retryWait)
 	var pending []store.Result
@@ -291,7 +296,13 @@ func (x *executor) run(ctx context.Context) error {
 			starved = false
 		}
 		if ctx.Err() == nil && !starved && inflight <= window/2 {
+			if time.Since(lastReset) >= waitsTrusted {
+				waits.Reset()
+				lastReset = time.Now()
+			}
 			t0 := time.Now()
+			claimedAt = x.e.st.Now()
+			released := waits.Released()
 			claimed, err := x.e.st.Claim(ctx, x.t.Name, x.e.owner, window-inflight, busy,
 				store.ClaimOptions{Chains: len(x.t.Scope.OrgSubtrees) > 0, AwaitParents: liveOpen, Waits: waits})
 			x.rep.Time.Claim += time.Since(t0)
@@ -315,11 +326,17 @@ func (x *executor) run(ctx context.Context) error {
 				}
 				continue
 			}
+			if waits.Released() != released {
+				// The claim marked an event WAITING, which released what
+				// waited for it after the listing had passed it over.
+				continue
+			}
 			if inflight == 0 && len(pending) == 0 && waits.Len() > 0 && !reset {
-				// Nothing in flight will release them: a wait the
-				// results did not end (it should not happen) would hold
-				// its events back for good. Decide them all again, once.
+				// Nothing in flight will release them: they wait for an
+				// event in backoff, or for an object that changed since.
+				// Decide them all again, once.
 				waits.Reset()
+				lastReset = time.Now()
 				reset = true
 				continue
 			}
@@ -365,7 +382,7 @@ func (x *executor) run(ctx context.Context) error {
 			continue
 		}
 		// Nothing runnable now: wait for a retry that falls due in time.
-		next, ok, err := x.e.st.NextRetry(ctx, x.t.Name)
+		next, ok, err := x.e.st.NextRetry(ctx, x.t.Name, claimedAt)
 		if err != nil {
 			return err
 		}
@@ -392,6 +409,9 @@ const (
 	finishBatchWait = 50 * time.Millisecond
 	// consumeEvery is how often the change log is read while sources run.
 	consumeEvery = 10 * time.Millisecond
+	// waitsTrusted is how long a claim's remembered waits are kept: an
+	// object changed by its source meanwhile may not wait any more.
+	waitsTrusted = time.Second
 )
 
 // dispatch plans each claimed event and starts the calls. An event

@@ -1630,3 +1630,24 @@ func TestReportsWhereTheTimeWent(t *testing.T) {
 		t.Errorf("target timings print %q", got)
 	}
 }
+
+// A pass whose root department is told to retry after an hour ends once
+// its retry wait is over, leaving the department and what waits for it
+// for a later pass: the events that wait are due but not ready, and used
+// to count as the next retry, so the pass claimed again and again until
+// the hour was over.
+func TestAPassEndsWhenOnlyALateRetryIsLeft(t *testing.T) {
+	e := newEnv(t, newHR(20))
+	e.write()
+	e.app.FailNext(receiver.RetryLater(time.Hour, "down"))
+	done := make(chan *engine.Report, 1)
+	go func() { done <- e.sync(engine.SyncOptions{RetryWait: 200 * time.Millisecond}) }()
+	select {
+	case rep := <-done:
+		if tr := rep.Targets[0]; tr.Left < 20 || tr.Counts[store.Success] != 0 {
+			t.Errorf("counts %v, left %d: want nothing delivered, the department and its people left", tr.Counts, tr.Left)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the pass did not end within 20 s with a retry wait of 200 ms")
+	}
+}

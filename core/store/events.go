@@ -478,6 +478,8 @@ type ClaimOptions struct {
 type Waits struct {
 	on  map[string][]int64 // waited-on hub id -> waiting event ids
 	ids map[int64]bool
+	// released counts the releases that made events candidates again.
+	released int
 }
 
 // NewWaits returns an empty set.
@@ -499,10 +501,23 @@ func (w *Waits) Release(hubID string) {
 	if w == nil {
 		return
 	}
+	if len(w.on[hubID]) > 0 {
+		w.released++
+	}
 	for _, id := range w.on[hubID] {
 		delete(w.ids, id)
 	}
 	delete(w.on, hubID)
+}
+
+// Released counts the releases so far that made events candidates again:
+// a claim during which it grows passed over events it has since
+// released.
+func (w *Waits) Released() int {
+	if w == nil {
+		return 0
+	}
+	return w.released
 }
 
 // Reset forgets every wait.
@@ -1349,10 +1364,14 @@ func saveLink(tx *sql.Tx, r Result, now int64) error {
 	return err
 }
 
-// NextRetry returns when target's earliest scheduled retry is due.
-func (s *Store) NextRetry(ctx context.Context, target string) (time.Time, bool, error) {
+// NextRetry returns when target's earliest retry scheduled after after
+// (a claim's time) falls due. What was due by then and not claimed waits
+// for another event, in flight or scheduled: counting it would make a
+// caller waiting for the next retry wake at once, again and again.
+func (s *Store) NextRetry(ctx context.Context, target string, after time.Time) (time.Time, bool, error) {
 	var ms sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM events WHERE target = ? AND status = 'QUEUING'`, target).Scan(&ms)
+	err := s.db.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM events WHERE target = ? AND status = 'QUEUING' AND next_attempt_at > ?`,
+		target, after.UnixMilli()).Scan(&ms)
 	if err != nil || !ms.Valid {
 		return time.Time{}, false, err
 	}
