@@ -814,6 +814,9 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 		var pstatus string
 		err := tx.QueryRow(`SELECT id, status FROM events WHERE target = ? AND hub_id = ? ORDER BY id DESC LIMIT 1`, e.Target, c.Parent.HubID).Scan(&pid, &pstatus)
 		switch {
+		case errors.Is(err, sql.ErrNoRows) && awaitParents:
+			// Read, but its change not consumed yet: its event is coming.
+			return false, "", nil
 		case errors.Is(err, sql.ErrNoRows):
 			// The parent has no event for this target (out of scope): send
 			// without it rather than wait for what will never happen.

@@ -124,6 +124,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 // While sources read, an event whose department is not in the directory
 // yet waits for it (a source may yield a user before its department);
 // once they are done, it goes without (the department is out of reach).
+// A department read but not yet consumed is waited for too.
 func TestClaimAwaitsParentsWhileSourcesRead(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"))
@@ -162,7 +163,22 @@ func TestClaimAwaitsParentsWhileSourcesRead(t *testing.T) {
 	if got := claim(true); len(got) != 0 {
 		t.Fatalf("claimed %v while its department is not read yet", got)
 	}
-	apply(store.Object{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}})
+	// Read, but its change not yet consumed: the department has no event
+	// yet, which once the sources are done means it is out of scope.
+	dept := store.Object{Kind: sdk.KindOrg, ExternalID: "d1", State: sdk.StateActive, Attributes: sdk.Attributes{}}
+	runID, err := st.StartRun(ctx, "source", "hr", "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BeginSourceRun("hr", runID, true).Apply(ctx, []store.Object{dept}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(true); len(got) != 0 {
+		t.Fatalf("claimed %v while its department is read but has no event yet", got)
+	}
+	if _, err := st.Consume(ctx, "app", nil, runID, 100); err != nil {
+		t.Fatal(err)
+	}
 	if got := claim(true); !slices.Equal(got, []string{"d1"}) {
 		t.Fatalf("claimed %v, want the department first (the user waits for its create)", got)
 	}
