@@ -286,7 +286,13 @@ func (f *fixture) apply(objs ...store.Object) {
 // claim claims what is ready, by external id.
 func (f *fixture) claim() map[string]*store.Claimed {
 	f.t.Helper()
-	got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{})
+	return f.claimWith(store.ClaimOptions{})
+}
+
+// claimWith claims what is ready with options o, by external id.
+func (f *fixture) claimWith(o store.ClaimOptions) map[string]*store.Claimed {
+	f.t.Helper()
+	got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, o)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -549,18 +555,7 @@ func TestClaimPassesOverRememberedWaits(t *testing.T) {
 	report.Attributes["manager"] = sdk.String("m1")
 	f.apply(org("d1", sdk.Attributes{}), user("u1", "d1", "c"), manager, report)
 	waits := store.NewWaits()
-	claim := func() map[string]*store.Claimed {
-		t.Helper()
-		got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{Waits: waits})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*store.Claimed{}
-		for _, c := range got {
-			out[c.Object.ExternalID] = c
-		}
-		return out
-	}
+	claim := func() map[string]*store.Claimed { return f.claimWith(store.ClaimOptions{Waits: waits}) }
 	got := claim()
 	if len(got) != 1 || got["d1"] == nil {
 		t.Fatalf("claimed %v, want the department's create alone", keys(got))
@@ -606,18 +601,7 @@ func TestAWaitingManagerReleasesItsReports(t *testing.T) {
 	report.Attributes["manager"] = sdk.String("m1")
 	f.apply(org("d1", sdk.Attributes{}), org("d2", sdk.Attributes{}), manager, report)
 	waits := store.NewWaits()
-	claim := func() map[string]*store.Claimed {
-		t.Helper()
-		got, err := f.st.Claim(f.ctx, "app", "test", 10, map[string]bool{}, store.ClaimOptions{Waits: waits})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*store.Claimed{}
-		for _, c := range got {
-			out[c.Object.ExternalID] = c
-		}
-		return out
-	}
+	claim := func() map[string]*store.Claimed { return f.claimWith(store.ClaimOptions{Waits: waits}) }
 	got := claim()
 	if len(got) != 2 || got["d1"] == nil || got["d2"] == nil || waits.Len() != 2 {
 		t.Fatalf("claimed %v with %d waits, want both departments and two waits", keys(got), waits.Len())
