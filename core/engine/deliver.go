@@ -410,8 +410,9 @@ const (
 	// consumeEvery is how often the change log is read while sources run.
 	consumeEvery = 10 * time.Millisecond
 	// waitsTrusted is how long a claim's remembered waits are kept: an
-	// object changed by its source meanwhile may not wait any more.
-	waitsTrusted = time.Second
+	// object changed by its source meanwhile may not wait any more, and
+	// what nothing else releases is decided again this often.
+	waitsTrusted = 30 * time.Second
 )
 
 // dispatch plans each claimed event and starts the calls. An event

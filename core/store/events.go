@@ -570,15 +570,18 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		// second half that a claim mostly did not need. A page is listed
 		// by id first, which is cheap, passing over the events of objects
 		// in flight and those known to wait; only the rest are read
-		// whole.
-		after, scanned, listed := int64(0), 0, 0
-		for len(out) < limit && scanned < 2*limit && listed < 8*limit {
+		// whole. Neither the listing nor the events found waiting, and
+		// remembered, count against the bound: however many wait at the
+		// head of the queue, the event they wait for, behind them, is
+		// reached, and each is read whole once (a source may yield
+		// thousands of people before their department).
+		after, scanned := int64(0), 0
+		for len(out) < limit && scanned < 2*limit {
 			page := min(2*limit-scanned, limit-len(out)+limit/8+16)
 			batch, n, err := claimCandidates(tx, target, now, after, page, busy, o.Waits)
 			if err != nil {
 				return err
 			}
-			listed += n
 			if n > 0 {
 				after = batch.last
 			}
@@ -586,6 +589,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			if err != nil {
 				return err
 			}
+			remembered := 0
 			for _, c := range cands {
 				if len(out) >= limit {
 					break
@@ -604,8 +608,9 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 					}
 				}
 				if !ready {
-					if waitsFor != "" {
+					if waitsFor != "" && o.Waits != nil {
 						o.Waits.add(e.ID, waitsFor)
+						remembered++
 					}
 					continue
 				}
@@ -618,7 +623,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 				taken[e.HubID] = true
 				out = append(out, c)
 			}
-			scanned += len(batch.ids)
+			scanned += len(batch.ids) - remembered
 			if !batch.more {
 				break
 			}

@@ -278,8 +278,14 @@ func (f *fixture) apply(objs ...store.Object) {
 	if _, err := f.st.BeginSourceRun("hr", run, false).Apply(f.ctx, objs, ""); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.st.Consume(f.ctx, "app", nil, run, 100); err != nil {
-		f.t.Fatal(err)
+	for {
+		n, err := f.st.Consume(f.ctx, "app", nil, run, 100)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if n < 100 {
+			return
+		}
 	}
 }
 
@@ -619,5 +625,26 @@ func TestAWaitingManagerReleasesItsReports(t *testing.T) {
 	}
 	if got := claim(); len(got) != 1 || got["r1"] == nil {
 		t.Fatalf("claimed %v, want the report, released by its manager's WAITING", keys(got))
+	}
+}
+
+// However many events wait at the head of the queue for a department
+// queued behind them, a claim reaches the department: the waits it finds
+// and remembers do not count against its bound, so it reads each once.
+func TestClaimsReachWhatManyWaitFor(t *testing.T) {
+	f := newFixture(t)
+	var people []store.Object
+	for i := range 300 {
+		people = append(people, user(fmt.Sprintf("u%03d", i), "d1", "a"))
+	}
+	// The people first: the department, read after them, is queued
+	// behind.
+	f.apply(append(people, org("d1", sdk.Attributes{}))...)
+	waits := store.NewWaits()
+	if got := f.claimWith(store.ClaimOptions{Waits: waits}); len(got) != 1 || got["d1"] == nil {
+		t.Fatalf("claimed %v, want the department behind 300 waiting people", keys(got))
+	}
+	if waits.Len() != 300 {
+		t.Fatalf("%d remembered waits, want the 300 people", waits.Len())
 	}
 }
