@@ -12,16 +12,7 @@ func TestKeysEncryptionKey(t *testing.T) {
 	src := `
 pipeline "p" {
   keys_encryption_key = env("MIDSTREAM_TEST_KEYS_KEY")
-}
-source "csv" "hr" {
-  path      = "hr.csv"
-  id_column = "id"
-}
-target "callback" "app" {
-  url   = "http://127.0.0.1:8471/callback"
-  token = "secret"
-}
-`
+}` + minimalPipeline
 	p, diags := load(context.Background(), "testdata", "keys", []file{{name: "keys.hcl", src: []byte(src)}}, testResolver{})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())

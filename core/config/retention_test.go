@@ -28,16 +28,7 @@ func TestEventRetention(t *testing.T) {
 			if tc.value != "" {
 				block = fmt.Sprintf("pipeline \"p\" {\n  event_retention = %q\n}\n", tc.value)
 			}
-			src := block + `
-source "csv" "hr" {
-  path      = "hr.csv"
-  id_column = "id"
-}
-target "callback" "app" {
-  url   = "http://127.0.0.1:8471/callback"
-  token = "secret"
-}
-`
+			src := block + minimalPipeline
 			p, diags := load(context.Background(), "testdata", "p", []file{{name: "p.hcl", src: []byte(src)}}, testResolver{})
 			if tc.diag != "" {
 				if len(diags) != 1 || diags[0].Summary != tc.diag || diags[0].Subject == nil || diags[0].Subject.Start.Line != 2 {
@@ -54,3 +45,16 @@ target "callback" "app" {
 		})
 	}
 }
+
+// minimalPipeline is a source and a target with only what they require,
+// for tests of pipeline-wide settings.
+const minimalPipeline = `
+source "csv" "hr" {
+  path      = "hr.csv"
+  id_column = "id"
+}
+target "callback" "app" {
+  url   = "http://127.0.0.1:8471/callback"
+  token = "secret"
+}
+`

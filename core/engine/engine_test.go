@@ -577,6 +577,23 @@ func TestMootEventsOfADeletedObjectAreIgnored(t *testing.T) {
 	})
 }
 
+// checkNothingChanged runs a target sync of changed objects only and
+// wants every object SKIPPED unchanged; otherwise it lists what was sent.
+func (e *env) checkNothingChanged(t *testing.T, after string) {
+	t.Helper()
+	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
+	mustSucceed(t, rep)
+	if rep.Targets[0].Counts[store.Skipped] == rep.Targets[0].FullSync {
+		return
+	}
+	for _, ev := range e.events(store.Filter{Statuses: []store.Status{store.Success}}) {
+		if ev.Trigger == "full" {
+			t.Logf("changed-only sent: %s %s %s %s", ev.Op, ev.Kind, ev.DisplayName, ev.Request)
+		}
+	}
+	t.Errorf("changed-only target sync %s: %v of %d; want every object SKIPPED unchanged", after, rep.Targets[0].Counts, rep.Targets[0].FullSync)
+}
+
 func checkEvents(t *testing.T, e *env, object string, want ...string) {
 	t.Helper()
 	var got []string
@@ -878,31 +895,33 @@ func (e *env) outsideAccount(kind sdk.Kind, name string) string {
 // display name) to account id in app, as `midstream links set` does.
 func (e *env) setLink(name, id string) (store.LinkSet, error) {
 	e.t.Helper()
-	st, err := store.Open(e.db)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	st, hub := e.object(name)
 	defer st.Close()
-	objs, err := st.FindObjects(context.Background(), name)
-	if err != nil || len(objs) != 1 {
-		e.t.Fatalf("%q names %d objects (%v)", name, len(objs), err)
-	}
-	return st.SetLink(context.Background(), "app", objs[0].HubID, id)
+	return st.SetLink(context.Background(), "app", hub, id)
 }
 
-// links returns the links of the one object name names.
-func (e *env) links(name string) []store.LinkInfo {
+// object opens the store and finds the hub id of the one object name
+// names; the caller closes the store.
+func (e *env) object(name string) (*store.Store, string) {
 	e.t.Helper()
 	st, err := store.Open(e.db)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer st.Close()
 	objs, err := st.FindObjects(context.Background(), name)
 	if err != nil || len(objs) != 1 {
+		st.Close()
 		e.t.Fatalf("%q names %d objects (%v)", name, len(objs), err)
 	}
-	links, err := st.Links(context.Background(), objs[0].HubID)
+	return st, objs[0].HubID
+}
+
+// links returns the links of the one object name names.
+func (e *env) links(name string) []store.LinkInfo {
+	e.t.Helper()
+	st, hub := e.object(name)
+	defer st.Close()
+	links, err := st.Links(context.Background(), hub)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -937,11 +956,7 @@ func TestAMoveToNoDepartmentIsRecorded(t *testing.T) {
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
 	h.rows["E00003"][1] = ""
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
-	mustSucceed(t, rep)
-	if rep.Targets[0].Counts[store.Skipped] != rep.Targets[0].FullSync {
-		t.Errorf("changed-only target sync after a move to no department: %v of %d; want every object SKIPPED unchanged", rep.Targets[0].Counts, rep.Targets[0].FullSync)
-	}
+	e.checkNothingChanged(t, "after a move to no department")
 }
 
 // An account deleted in the application behind the hub's back is created
@@ -995,17 +1010,8 @@ func TestTargetFullSyncRepairsDrift(t *testing.T) {
 		t.Fatal("drift was repaired without a full sync: the test proves nothing")
 	}
 	// --changed-only compares with the link, which the drift did not touch.
-	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
-	mustSucceed(t, rep)
-	for _, ev := range e.events(store.Filter{Statuses: []store.Status{store.Success}}) {
-		if ev.Trigger == "full" {
-			t.Logf("changed-only sent: %s %s %s %s", ev.Op, ev.Kind, ev.DisplayName, ev.Request)
-		}
-	}
-	if rep.Targets[0].Counts[store.Skipped] != rep.Targets[0].FullSync {
-		t.Errorf("changed-only full sync: %v of %d; want every object SKIPPED unchanged", rep.Targets[0].Counts, rep.Targets[0].FullSync)
-	}
-	rep = e.sync(engine.SyncOptions{FullTarget: true})
+	e.checkNothingChanged(t, "after drift")
+	rep := e.sync(engine.SyncOptions{FullTarget: true})
 	mustSucceed(t, rep)
 	if rep.Targets[0].FullSync != 36 {
 		t.Errorf("full sync recorded %d events, want 36 (30 users, 6 orgs)", rep.Targets[0].FullSync)
@@ -1348,11 +1354,7 @@ func TestADepartmentDeletedInTheApplicationIsCreatedAgain(t *testing.T) {
 	mustSucceed(t, e.sync(engine.SyncOptions{FullTarget: true}))
 	e.check()
 	// And nothing is left to repair.
-	rep := e.sync(engine.SyncOptions{FullTarget: true, ChangedOnly: true})
-	mustSucceed(t, rep)
-	if rep.Targets[0].Counts[store.Skipped] != rep.Targets[0].FullSync {
-		t.Errorf("changed-only full sync after the repair: %v of %d; want every object SKIPPED unchanged", rep.Targets[0].Counts, rep.Targets[0].FullSync)
-	}
+	e.checkNothingChanged(t, "after the repair")
 }
 
 // A failed move of a user who had no department, retried by hand, is
@@ -1362,14 +1364,21 @@ func TestRetriedMoveFromNoDepartment(t *testing.T) {
 	h.rows["E00003"][1] = ""
 	e := newEnv(t, h)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	failAMove(t, e, h)
+	retryAll(t, e)
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	e.check()
+}
+
+// failAMove moves E00003 to another department in the export and has
+// the application reject the move.
+func failAMove(t *testing.T, e *env, h *hr) {
+	t.Helper()
 	h.rows["E00003"][1] = "星河集团/销售部/华东区"
 	e.app.FailNext(receiver.Reject("E42", "rejected"))
 	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
 		t.Fatalf("counts %v; want the move FAILED", rep.Targets[0].Counts)
 	}
-	retryAll(t, e)
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	e.check()
 }
 
 // A retry is planned from the object's whole state; a newer update must
@@ -1378,11 +1387,7 @@ func TestARetryIsNotSupersededByANewerUpdate(t *testing.T) {
 	h := newHR(10)
 	e := newEnv(t, h)
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	h.rows["E00003"][1] = "星河集团/销售部/华东区"
-	e.app.FailNext(receiver.Reject("E42", "rejected"))
-	if rep := e.sync(engine.SyncOptions{}); rep.Targets[0].Counts[store.Failure] != 1 {
-		t.Fatalf("counts %v; want the move FAILED", rep.Targets[0].Counts)
-	}
+	failAMove(t, e, h)
 	retryAll(t, e)
 	h.rows["E00003"][3] = "经理"
 	e.sync(engine.SyncOptions{Targets: []string{}}) // read, deliver nothing
@@ -1488,6 +1493,20 @@ func TestUsersOfAConflictedDepartmentFollowItsLink(t *testing.T) {
 	checkMoved(t, e, u.ID)
 }
 
+// rehire syncs 员工3 (E00003) leaving and coming back as E09003, a 返聘顾问,
+// and returns the account the first sync made.
+func rehire(t *testing.T, e *env, h *hr) receiver.MemoryObject {
+	t.Helper()
+	old, _ := findUser(e, "员工3")
+	h.rows["E00003"][2] = "离职"
+	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	back := append([]string(nil), h.rows["E00003"]...)
+	back[2], back[3] = "在职", "返聘顾问"
+	h.rows["E09003"] = back
+	mustSucceed(t, e.sync(engine.SyncOptions{})) // its create reserves its own unique values
+	return old
+}
+
 // Someone who left (the policy kept the account, an orphan) comes back
 // under a new employee id: the operator links the new object to the old
 // account, which then holds the new object's values.
@@ -1496,13 +1515,7 @@ func TestSetLinkTakesOverAGoneObjectsAccount(t *testing.T) {
 	e := newEnv(t, h)
 	e.tExtra = `policy { user_deleted = "keep" }`
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	old, _ := findUser(e, "员工3")
-	h.rows["E00003"][2] = "离职"
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	back := append([]string(nil), h.rows["E00003"]...)
-	back[2], back[3] = "在职", "返聘顾问"
-	h.rows["E09003"] = back
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
+	old := rehire(t, e, h)
 	set, err := e.setLink("E09003", old.ID)
 	if err != nil || set.TakenFrom == "" {
 		t.Fatalf("SetLink = %+v, %v; want the gone object's account taken over", set, err)
@@ -1545,13 +1558,7 @@ func TestSetLinkTakeOverKeepsTheAccountsName(t *testing.T) {
     }
   }`
 	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	old, _ := findUser(e, "员工3")
-	h.rows["E00003"][2] = "离职"
-	mustSucceed(t, e.sync(engine.SyncOptions{}))
-	back := append([]string(nil), h.rows["E00003"]...)
-	back[2], back[3] = "在职", "返聘顾问"
-	h.rows["E09003"] = back
-	mustSucceed(t, e.sync(engine.SyncOptions{})) // its create reserves u.员工32
+	old := rehire(t, e, h) // E09003's create reserves u.员工32
 	if _, err := e.setLink("E09003", old.ID); err != nil {
 		t.Fatal(err)
 	}
