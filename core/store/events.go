@@ -578,13 +578,11 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		after, scanned := int64(0), 0
 		for len(out) < limit && scanned < 2*limit {
 			page := min(2*limit-scanned, limit-len(out)+limit/8+16)
-			batch, n, err := claimCandidates(tx, target, now, after, page, busy, o.Waits)
+			batch, err := claimCandidates(tx, target, now, after, page, busy, o.Waits)
 			if err != nil {
 				return err
 			}
-			if n > 0 {
-				after = batch.last
-			}
+			after = batch.last
 			cands, err := readCandidates(tx, target, batch.ids)
 			if err != nil {
 				return err
@@ -649,14 +647,14 @@ type candidateIDs struct {
 
 // claimCandidates lists up to page queued, due events of target after id
 // after, in order, passing over those of objects in busy and those waits
-// remembers. It returns how many it listed, passed over or not.
-func claimCandidates(tx *sql.Tx, target string, now, after int64, page int, busy map[string]bool, waits *Waits) (candidateIDs, int, error) {
+// remembers.
+func claimCandidates(tx *sql.Tx, target string, now, after int64, page int, busy map[string]bool, waits *Waits) (candidateIDs, error) {
 	c := candidateIDs{last: after}
 	limit := 4 * page
 	rows, err := tx.Query(`SELECT id, hub_id FROM events INDEXED BY events_ready
 		WHERE target = ? AND status = 'QUEUING' AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?`, target, now, after, limit)
 	if err != nil {
-		return c, 0, err
+		return c, err
 	}
 	defer rows.Close()
 	n := 0
@@ -664,7 +662,7 @@ func claimCandidates(tx *sql.Tx, target string, now, after int64, page int, busy
 		var id int64
 		var hub string
 		if err := rows.Scan(&id, &hub); err != nil {
-			return c, n, err
+			return c, err
 		}
 		n++
 		c.last = id
@@ -675,11 +673,11 @@ func claimCandidates(tx *sql.Tx, target string, now, after int64, page int, busy
 		if len(c.ids) == page {
 			// The rest is for the next page.
 			c.more = true
-			return c, n, rows.Err()
+			return c, rows.Err()
 		}
 	}
 	c.more = n == limit
-	return c, n, rows.Err()
+	return c, rows.Err()
 }
 
 // readCandidates reads the events ids of target whole, in order: each with
