@@ -211,7 +211,8 @@ func (b *bench) repetition(ctx context.Context, i int, dir string) (*repResult, 
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return nil, err
 		}
-		extra = append(extra, "--cpuprofile", filepath.Join(o.profile, fmt.Sprintf("engine-%d.pprof", i+1)))
+		extra = append(extra, "--cpuprofile", filepath.Join(o.profile, fmt.Sprintf("engine-%d.pprof", i+1)),
+			"--memprofile", filepath.Join(o.profile, fmt.Sprintf("engine-%d.allocs.pprof", i+1)))
 	}
 	cpu0 := recv.cpu()
 	res.full = runSync(ctx, b.bin, db, pipeDir, env, syncLog, extra...)

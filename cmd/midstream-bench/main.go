@@ -91,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.noManager, "no-manager", false, "map a plain attribute instead of the manager reference (a reference the engine resolves, with follow-up updates)")
 	fs.StringVar(&o.work, "work", "", "where to put the work folders (default: a new temporary directory)")
 	fs.StringVar(&o.midstream, "midstream", "", "the midstream binary to measure (default: built from this module with go build)")
-	fs.StringVar(&o.profile, "profile", "", "write a CPU profile of each full sync's engine process into this folder (engine-N.pprof)")
+	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of each full sync's engine process into this folder (engine-N.pprof, engine-N.allocs.pprof)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the synthetic organization and its changes")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ type globals struct {
 	db         string
 	logLevel   string
 	cpuProfile string
+	memProfile string
 }
 
 func newRootCmd() *cobra.Command {
@@ -45,13 +47,30 @@ func newRootCmd() *cobra.Command {
 			if g.cpuProfile != "" {
 				pprof.StopCPUProfile()
 			}
+			if g.memProfile != "" {
+				// Every allocation since the start (sampled), not the live
+				// heap: what the collector had to work through.
+				if err := writeAllocs(g.memProfile); err != nil {
+					fmt.Fprintln(os.Stderr, "--memprofile:", err)
+				}
+			}
 		},
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	// For whoever tunes the engine (midstream-bench --profile uses it).
 	root.PersistentFlags().StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().StringVar(&g.memProfile, "memprofile", "", "write an allocation profile of the command to this file")
+	_ = root.PersistentFlags().MarkHidden("memprofile")
 	root.PersistentFlags().StringVar(&g.db, "db", "midstream.db", "the store: a SQLite file, created if missing")
 	root.AddCommand(newPluginsCmd(), newValidateCmd(), newSyncCmd(g), newPlanCmd(g), newRunCmd(g), newTestConnectionCmd(g), newEventsCmd(g), newLinksCmd(g), newMappingCmd(g), newKeysCmd(g))
 	return root
+}
+
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }

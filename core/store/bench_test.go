@@ -36,6 +36,7 @@ func BenchmarkLifecycle(b *testing.B) {
 	}
 	var ru0, ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	store.StatementProfile() // what earlier runs left
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
@@ -109,6 +110,31 @@ func BenchmarkLifecycle(b *testing.B) {
 	for phase, d := range phases {
 		b.ReportMetric(float64(d.Microseconds())/float64(events), phase+"-µs/event")
 	}
+	logStatements(b, events)
+}
+
+// logStatements logs the statements SQLite spent most time in, with
+// -tags sqlite_trace (nothing otherwise).
+func logStatements(b *testing.B, events int) {
+	prof := store.StatementProfile()
+	if len(prof) == 0 {
+		return
+	}
+	var sb strings.Builder
+	var total time.Duration
+	for _, st := range prof {
+		total += st.Time
+	}
+	// The testing package keeps ten lines of a benchmark's log.
+	fmt.Fprintf(&sb, "SQLite ran statements for %.1f µs per event (%d events); the costliest:\n", float64(total.Microseconds())/float64(events), events)
+	for _, st := range prof[:min(len(prof), 8)] {
+		q := st.SQL
+		if len(q) > 120 {
+			q = q[:120] + "…"
+		}
+		fmt.Fprintf(&sb, "%8.2f µs/event %9d runs  %s\n", float64(st.Time.Nanoseconds())/1e3/float64(events), st.Runs, q)
+	}
+	b.Log(sb.String())
 }
 
 // lifecycleResult is the success the executor would record for c.
