@@ -647,8 +647,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 		now := s.nowUnix()
 		var ids []int64
 		taken := map[string]bool{}
-		refs := map[string]*sdk.Ref{}
-		managers := map[string]*sdk.Ref{}
+		refs := claimRefs{orgs: map[string]*sdk.Ref{}, users: map[string]*sdk.Ref{}}
 		// Candidates are read a page at a time, up to twice the limit in
 		// all (some are not ready): reading them all at once read a
 		// second half that a claim mostly did not need. A page is listed
@@ -671,7 +670,7 @@ func (s *Store) Claim(ctx context.Context, target, owner string, limit int, busy
 			if err != nil {
 				return err
 			}
-			if err := managerRefs(tx, target, cands, managers); err != nil {
+			if err := resolveRefs(tx, target, cands, refs); err != nil {
 				return err
 			}
 			remembered := 0
@@ -768,23 +767,19 @@ func claimCandidates(tx *sql.Tx, target string, now, after int64, page int, busy
 }
 
 // readCandidates reads the events ids of target whole, in order: each with
-// its object and link, the parent (an org's parent, a user's primary org)
-// and a user's manager with their links, in one query (looked up one
-// statement at a time, they were most of a claim's cost). The ids drive
-// the query (CROSS JOIN): planned from events by target, it scanned every
-// event of the target for each claim.
+// its object and link, in one query (looked up one statement at a time,
+// they were most of a claim's cost); the objects they name are looked up
+// apart (resolveRefs). The ids drive the query (CROSS JOIN): planned from
+// events by target, it scanned every event of the target for each claim.
 func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	rows, err := tx.Query(`SELECT e.id, e.hub_id, e.kind, e.display_name, e.op, e.trigger, e.changed, e.seqs, e.attempts, e.run_id,
 			o.source, o.external_id, o.state, o.parent_ext, o.orgs, o.attributes, o.display_name,
-			l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved,
-			p.hub_id, COALESCE(pl.target_id, '')
+			l.target_id, l.synced, l.create_sent, l.state, l.synced_state, l.synced_parent, l.reserved
 		FROM json_each(?) j CROSS JOIN events e ON e.id = j.value JOIN objects o ON o.hub_id = e.hub_id
 		LEFT JOIN links l ON l.target = e.target AND l.hub_id = e.hub_id
-		LEFT JOIN objects p ON o.parent_ext != '' AND p.source = o.source AND p.kind = 'org' AND p.external_id = o.parent_ext
-		LEFT JOIN links pl ON pl.target = e.target AND pl.hub_id = p.hub_id
 		WHERE e.target = ?`, mustJSON(ids), target)
 	if err != nil {
 		return nil, err
@@ -796,12 +791,10 @@ func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) 
 		o := &StoredObject{}
 		c := &Claimed{Event: e, Object: o}
 		var kind, changed, seqs, state, orgs, attrs string
-		var tid, synced, lstate, sstate, sparent, reserved, phub sql.NullString
-		var ptid string
+		var tid, synced, lstate, sstate, sparent, reserved sql.NullString
 		var sent sql.NullBool
 		if err := rows.Scan(&e.ID, &e.HubID, &kind, &e.DisplayName, &e.Op, &e.Trigger, &changed, &seqs, &e.Attempts, &e.RunID,
-			&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved,
-			&phub, &ptid); err != nil {
+			&o.Source, &o.ExternalID, &state, &o.ParentExt, &orgs, &attrs, &o.DisplayName, &tid, &synced, &sent, &lstate, &sstate, &sparent, &reserved); err != nil {
 			return nil, err
 		}
 		e.Kind, o.Kind, o.HubID, o.State = sdk.Kind(kind), sdk.Kind(kind), e.HubID, sdk.State(state)
@@ -819,9 +812,6 @@ func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) 
 				c.ManagerExt = m.Str()
 			}
 		}
-		if phub.Valid {
-			c.parentRef = &sdk.Ref{HubID: phub.String, TargetID: ptid}
-		}
 		if tid.Valid {
 			c.Link = Link{Exists: true, TargetID: tid.String, CreateSent: sent.Bool, Orphan: lstate.String == "orphan",
 				SyncedState: sstate.String, SyncedParent: linkParent(sparent.String)}
@@ -836,31 +826,51 @@ func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) 
 	return cands, rows.Err()
 }
 
-// managerRefs sets the manager each user candidate names, with its link
-// in target: from managers, what this claim looked up already, and one
-// query per source for the rest (most people share their manager with
-// others in the same claim). In the claim query, these lookups and the
-// JSON paths they took were a third of a claim's time.
-func managerRefs(tx *sql.Tx, target string, cands []*Claimed, managers map[string]*sdk.Ref) error {
-	var missing map[string][]string // external ids by source
-	for _, c := range cands {
-		if c.ManagerExt == "" {
-			continue
+// claimRefs are the objects a claim found its candidates naming, with
+// their links in its target, by source and external id; nil for one the
+// directory does not hold. Nothing links an object while a claim runs
+// (one transaction), so they hold for the whole claim.
+type claimRefs struct{ orgs, users map[string]*sdk.Ref }
+
+// resolveRefs sets what each candidate names (its parent, memberships and
+// manager) from refs, and looks up what refs lacks in one query per kind
+// and source: the people of a claim share departments and managers. Joined
+// into the claim query, these lookups (and the JSON paths the manager
+// took) were half of a claim's time at 30,000 users; one query each, the
+// memberships were a statement per candidate.
+func resolveRefs(tx *sql.Tx, target string, cands []*Claimed, refs claimRefs) error {
+	var missing map[[2]string][]string // by kind and source
+	need := func(cache map[string]*sdk.Ref, kind sdk.Kind, source, ext string) {
+		k := source + "\x00" + ext
+		if _, ok := cache[k]; ok {
+			return
 		}
-		k := c.Object.Source + "\x00" + c.ManagerExt
-		if _, ok := managers[k]; !ok {
-			// nil until found: a manager the directory does not hold.
-			managers[k] = nil
-			if missing == nil {
-				missing = map[string][]string{}
-			}
-			missing[c.Object.Source] = append(missing[c.Object.Source], c.ManagerExt)
+		cache[k] = nil // until found
+		if missing == nil {
+			missing = map[[2]string][]string{}
+		}
+		missing[[2]string{string(kind), source}] = append(missing[[2]string{string(kind), source}], ext)
+	}
+	for _, c := range cands {
+		o := c.Object
+		if o.ParentExt != "" {
+			need(refs.orgs, sdk.KindOrg, o.Source, o.ParentExt)
+		}
+		for _, g := range o.Orgs {
+			need(refs.orgs, sdk.KindOrg, o.Source, g)
+		}
+		if c.ManagerExt != "" {
+			need(refs.users, sdk.KindUser, o.Source, c.ManagerExt)
 		}
 	}
-	for source, exts := range missing {
+	for ks, exts := range missing {
+		cache := refs.orgs
+		if ks[0] == string(sdk.KindUser) {
+			cache = refs.users
+		}
 		rows, err := tx.Query(`SELECT o.external_id, o.hub_id, COALESCE(l.target_id, '')
-			FROM json_each(?) j CROSS JOIN objects o ON o.source = ? AND o.kind = 'user' AND o.external_id = j.value
-			LEFT JOIN links l ON l.target = ? AND l.hub_id = o.hub_id`, mustJSON(exts), source, target)
+			FROM json_each(?) j CROSS JOIN objects o ON o.source = ? AND o.kind = ? AND o.external_id = j.value
+			LEFT JOIN links l ON l.target = ? AND l.hub_id = o.hub_id`, mustJSON(exts), ks[1], ks[0], target)
 		if err != nil {
 			return err
 		}
@@ -871,15 +881,19 @@ func managerRefs(tx *sql.Tx, target string, cands []*Claimed, managers map[strin
 				rows.Close()
 				return err
 			}
-			managers[source+"\x00"+ext] = &r
+			cache[ks[1]+"\x00"+ext] = &r
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
 	}
 	for _, c := range cands {
+		o := c.Object
+		if o.ParentExt != "" {
+			c.parentRef = refs.orgs[o.Source+"\x00"+o.ParentExt]
+		}
 		if c.ManagerExt != "" {
-			c.managerRef = managers[c.Object.Source+"\x00"+c.ManagerExt]
+			c.managerRef = refs.users[o.Source+"\x00"+c.ManagerExt]
 		}
 	}
 	return nil
@@ -889,36 +903,17 @@ func managerRefs(tx *sql.Tx, target string, cands []*Claimed, managers map[strin
 // When it cannot because another object's event must finish first (its
 // manager's create, its parent's event), waitsFor is that object's hub
 // id; an event it marks WAITING releases what waits for its object.
-func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.Ref, awaitParents bool, waits *Waits) (ready bool, waitsFor string, err error) {
+func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs claimRefs, awaitParents bool, waits *Waits) (ready bool, waitsFor string, err error) {
 	e, obj := c.Event, c.Object
 	op := PlannedOp(e, obj.State)
-	ref := func(ext string) (*sdk.Ref, error) {
-		key := obj.Source + "\x00" + ext
-		if r, ok := refs[key]; ok {
-			return r, nil
-		}
-		r, err := lookupRef(tx, e.Target, obj.Source, sdk.KindOrg, ext)
-		if err == nil {
-			// The cache lives for one claim, one transaction: nothing
-			// links an org meanwhile.
-			refs[key] = r
-		}
-		return r, err
-	}
 	unresolved := false
 	if obj.ParentExt != "" {
-		// The claim query brought the parent; seeding the cache with it
-		// also serves the memberships that name the same org.
-		refs[obj.Source+"\x00"+obj.ParentExt] = c.parentRef
 		c.Parent = c.parentRef
 		unresolved = c.parentRef == nil
 	}
 	for _, g := range obj.Orgs {
-		r, err := ref(g)
-		if err != nil {
-			return false, "", err
-		}
-		if r != nil {
+		// resolveRefs looked every membership up.
+		if r := refs.orgs[obj.Source+"\x00"+g]; r != nil {
 			c.Orgs = append(c.Orgs, *r)
 		} else {
 			unresolved = true
@@ -992,17 +987,6 @@ func (s *Store) prepare(tx *sql.Tx, c *Claimed, now int64, refs map[string]*sdk.
 	return true, "", nil
 }
 
-// lookupRef finds an object of kind by external id and its link in target; nil
-// when the directory has no such object.
-func lookupRef(tx *sql.Tx, target, source string, kind sdk.Kind, ext string) (*sdk.Ref, error) {
-	var r sdk.Ref
-	err := tx.QueryRow(refSQL, target, source, string(kind), ext).Scan(&r.HubID, &r.TargetID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	return &r, err
-}
-
 func loadLink(tx *sql.Tx, target, hubID string) (Link, error) {
 	var l Link
 	var synced sql.NullString
@@ -1073,8 +1057,6 @@ const (
 	// managerLinked: whether a user, by external id, is linked in a target.
 	managerLinked = `SELECT EXISTS (SELECT 1 FROM objects m JOIN links l ON l.target = ? AND l.hub_id = m.hub_id AND l.target_id != ''
 			WHERE m.source = ? AND m.kind = 'user' AND m.external_id = ?)`
-	refSQL = `SELECT o.hub_id, COALESCE(l.target_id, '') FROM objects o LEFT JOIN links l ON l.hub_id = o.hub_id AND l.target = ?
-			WHERE o.source = ? AND o.kind = ? AND o.external_id = ?`
 )
 
 // Result is how an event ended (or will be retried).

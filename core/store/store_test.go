@@ -648,3 +648,55 @@ func TestClaimsReachWhatManyWaitFor(t *testing.T) {
 		t.Fatalf("%d remembered waits, want the 300 people", waits.Len())
 	}
 }
+
+// A claim hands each event the objects it names, with their ids in the
+// application: the parent, every membership and the manager, looked up
+// once for all the candidates that share them; one the directory does
+// not hold is left out (a membership) or nil (a manager).
+func TestClaimResolvesWhatEventsName(t *testing.T) {
+	f := newFixture(t)
+	f.apply(org("d1", sdk.Attributes{}), org("d2", sdk.Attributes{}), user("m1", "d1", "a"))
+	linked := map[string]sdk.Ref{}
+	for got := f.claim(); len(got) > 0; got = f.claim() {
+		for ext, c := range got {
+			f.finish(c, store.Success, "")
+			linked[ext] = sdk.Ref{HubID: c.Event.HubID, TargetID: "x-" + ext}
+		}
+	}
+	// d3 is in the directory but not in the application yet; nobody is d9
+	// or m9.
+	var people []store.Object
+	for i, mgr := range []string{"m1", "m1", "m9"} {
+		u := user(fmt.Sprint("u", i), "d1", "x")
+		u.Orgs = []string{"d1", "d2", "d3", "d9"}
+		u.Attributes["manager"] = sdk.String(mgr)
+		people = append(people, u)
+	}
+	f.apply(append(people, org("d3", sdk.Attributes{}))...)
+	got := f.claim()
+	if len(got) != 4 || got["d3"] == nil {
+		t.Fatalf("claimed %v, want d3 and the three people", keys(got))
+	}
+	d1, d2, m1 := linked["d1"], linked["d2"], linked["m1"]
+	d3 := sdk.Ref{HubID: got["d3"].Event.HubID}
+	type named struct {
+		Parent  *sdk.Ref
+		Orgs    []sdk.Ref
+		Manager *sdk.Ref
+		Ext     string
+	}
+	want := map[string]named{
+		"u0": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: &m1, Ext: "m1"},
+		"u1": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: &m1, Ext: "m1"},
+		"u2": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: nil, Ext: "m9"},
+	}
+	for ext, w := range want {
+		c := got[ext]
+		if c == nil {
+			t.Fatalf("claimed %v, want %s", keys(got), ext)
+		}
+		if diff := cmp.Diff(w, named{Parent: c.Parent, Orgs: c.Orgs, Manager: c.Manager, Ext: c.ManagerExt}); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", ext, diff)
+		}
+	}
+}
