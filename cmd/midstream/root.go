@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -49,7 +50,9 @@ func newRootCmd() *cobra.Command {
 			}
 			if g.memProfile != "" {
 				// Every allocation since the start (sampled), not the live
-				// heap: what the collector had to work through.
+				// heap: what the collector had to work through. The profile
+				// is as of the last collection: one now brings it up to date.
+				runtime.GC()
 				if err := writeAllocs(g.memProfile); err != nil {
 					fmt.Fprintln(os.Stderr, "--memprofile:", err)
 				}

@@ -377,8 +377,7 @@ type Claimed struct {
 	// external id (an org's starts with itself); set when asked for.
 	Chain []string
 
-	// parentRef is what the claim query found, managerRef what
-	// managerRefs did.
+	// parentRef and managerRef are what resolveRefs found.
 	parentRef, managerRef *sdk.Ref
 	// What decode decodes, once the event is taken (a user's attributes
 	// are decoded on reading).
@@ -474,9 +473,10 @@ func plainInts(data string) (out []int64, ok bool) {
 	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
 		return nil, false
 	}
-	fields := strings.Split(data[1:len(data)-1], ",")
-	out = make([]int64, 0, len(fields))
-	for _, f := range fields {
+	rest := data[1 : len(data)-1]
+	out = make([]int64, 0, strings.Count(rest, ",")+1)
+	for {
+		f, more, found := strings.Cut(rest, ",")
 		if f == "" || f[0] < '0' || f[0] > '9' || (f[0] == '0' && len(f) > 1) {
 			return nil, false
 		}
@@ -485,8 +485,11 @@ func plainInts(data string) (out []int64, ok bool) {
 			return nil, false
 		}
 		out = append(out, n)
+		if !found {
+			return out, true
+		}
+		rest = more
 	}
-	return out, true
 }
 
 // chain walks an object's org ancestry.
@@ -804,12 +807,13 @@ func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) 
 		// now, for the manager they name.
 		c.changed, c.seqs, c.attrs = changed, seqs, attrs
 		if e.Kind == sdk.KindUser {
-			if o.Attributes, err = DecodeAttributes([]byte(attrs)); err != nil {
-				return nil, err
-			}
-			c.attrs, c.attrsDecoded = "", true
-			if m, ok := o.Attributes["manager"]; ok && m.Type() == sdk.TypeString {
-				c.ManagerExt = m.Str()
+			// Attributes that do not decode fail the claim only if the
+			// event is taken (decode reads them again then), as before.
+			if a, err := DecodeAttributes([]byte(attrs)); err == nil {
+				o.Attributes, c.attrs, c.attrsDecoded = a, "", true
+				if m, ok := a["manager"]; ok && m.Type() == sdk.TypeString {
+					c.ManagerExt = m.Str()
+				}
 			}
 		}
 		if tid.Valid {
@@ -887,13 +891,22 @@ func resolveRefs(tx *sql.Tx, target string, cands []*Claimed, refs claimRefs) er
 			return err
 		}
 	}
+	// Each candidate gets its own copy: what the engine does with one
+	// event's references must not reach another's.
+	own := func(r *sdk.Ref) *sdk.Ref {
+		if r == nil {
+			return nil
+		}
+		cp := *r
+		return &cp
+	}
 	for _, c := range cands {
 		o := c.Object
 		if o.ParentExt != "" {
-			c.parentRef = refs.orgs[o.Source+"\x00"+o.ParentExt]
+			c.parentRef = own(refs.orgs[o.Source+"\x00"+o.ParentExt])
 		}
 		if c.ManagerExt != "" {
-			c.managerRef = refs.users[o.Source+"\x00"+c.ManagerExt]
+			c.managerRef = own(refs.users[o.Source+"\x00"+c.ManagerExt])
 		}
 	}
 	return nil

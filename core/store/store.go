@@ -26,12 +26,12 @@ const driverName = "sqlite3_midstream"
 
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		// A WAL checkpoint every 10,000 pages (40 MB) rather than
-		// SQLite's 1,000: each one syncs the database file, and the rows
-		// a sync rewrites several times are copied once.
 		if err := profileStatements(c); err != nil {
 			return err
 		}
+		// A WAL checkpoint every 10,000 pages (40 MB) rather than
+		// SQLite's 1,000: each one syncs the database file, and the rows
+		// a sync rewrites several times are copied once.
 		_, err := c.Exec("PRAGMA wal_autocheckpoint = 10000", nil)
 		return err
 	}})

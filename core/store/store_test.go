@@ -666,7 +666,8 @@ func TestClaimResolvesWhatEventsName(t *testing.T) {
 	// d3 is in the directory but not in the application yet; nobody is d9
 	// or m9.
 	var people []store.Object
-	for i, mgr := range []string{"m1", "m1", "m9"} {
+	// u3 names a department as its manager: no user has that id.
+	for i, mgr := range []string{"m1", "m1", "m9", "d2"} {
 		u := user(fmt.Sprint("u", i), "d1", "x")
 		u.Orgs = []string{"d1", "d2", "d3", "d9"}
 		u.Attributes["manager"] = sdk.String(mgr)
@@ -674,8 +675,8 @@ func TestClaimResolvesWhatEventsName(t *testing.T) {
 	}
 	f.apply(append(people, org("d3", sdk.Attributes{}))...)
 	got := f.claim()
-	if len(got) != 4 || got["d3"] == nil {
-		t.Fatalf("claimed %v, want d3 and the three people", keys(got))
+	if len(got) != 5 || got["d3"] == nil {
+		t.Fatalf("claimed %v, want d3 and the four people", keys(got))
 	}
 	d1, d2, m1 := linked["d1"], linked["d2"], linked["m1"]
 	d3 := sdk.Ref{HubID: got["d3"].Event.HubID}
@@ -689,6 +690,10 @@ func TestClaimResolvesWhatEventsName(t *testing.T) {
 		"u0": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: &m1, Ext: "m1"},
 		"u1": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: &m1, Ext: "m1"},
 		"u2": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: nil, Ext: "m9"},
+		"u3": {Parent: &d1, Orgs: []sdk.Ref{d1, d2, d3}, Manager: nil, Ext: "d2"},
+	}
+	if got["u0"].Manager == got["u1"].Manager {
+		t.Error("u0 and u1 share one manager reference: changing one event's would change the other's")
 	}
 	for ext, w := range want {
 		c := got[ext]
