@@ -429,8 +429,8 @@ func unmarshalList[T any](data string, v *[]T) {
 
 // plainStrings splits a JSON array of strings that need no unescaping
 // (no backslash, no control character, valid UTF-8), as json.Marshal
-// writes them;
-// ok is false for anything else, which encoding/json then decodes.
+// writes them; ok is false for anything else, which encoding/json then
+// decodes.
 func plainStrings(data string) (out []string, ok bool) {
 	if len(data) < 2 || data[0] != '[' || data[len(data)-1] != ']' {
 		return nil, false
@@ -811,7 +811,7 @@ func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) 
 			// event is taken (decode reads them again then), as before.
 			if a, err := DecodeAttributes([]byte(attrs)); err == nil {
 				o.Attributes, c.attrs, c.attrsDecoded = a, "", true
-				if m, ok := a["manager"]; ok && m.Type() == sdk.TypeString {
+				if m, ok := a[sdk.ManagerAttribute]; ok && m.Type() == sdk.TypeString {
 					c.ManagerExt = m.Str()
 				}
 			}
