@@ -13,11 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
 	"github.com/midstream-io/midstream/core/config"
+	"github.com/midstream-io/midstream/core/internal/jsonstr"
 	"github.com/midstream-io/midstream/core/store"
 	"github.com/midstream-io/midstream/mapping"
 	"github.com/midstream-io/midstream/sdk"
@@ -852,17 +852,17 @@ func requestJSON(op sdk.Operation, m *mapping.Mapping) string {
 	var b bytes.Buffer
 	b.Grow(64 + 48*len(op.Attributes))
 	b.WriteString(`{"op":`)
-	writeJSONString(&b, string(op.Op))
+	jsonstr.Write(&b, string(op.Op))
 	if op.TargetID != "" {
 		b.WriteString(`,"targetId":`)
-		writeJSONString(&b, op.TargetID)
+		jsonstr.Write(&b, op.TargetID)
 	}
 	if op.Parent != nil {
 		b.WriteString(`,"parent":{"hubId":`)
-		writeJSONString(&b, op.Parent.HubID)
+		jsonstr.Write(&b, op.Parent.HubID)
 		if op.Parent.TargetID != "" {
 			b.WriteString(`,"targetId":`)
-			writeJSONString(&b, op.Parent.TargetID)
+			jsonstr.Write(&b, op.Parent.TargetID)
 		}
 		b.WriteByte('}')
 	}
@@ -872,14 +872,14 @@ func requestJSON(op sdk.Operation, m *mapping.Mapping) string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeJSONString(&b, k)
+			jsonstr.Write(&b, k)
 			b.WriteByte(':')
 			v := op.Attributes[k]
 			switch {
 			case Sensitive(k) || (m != nil && m.Sensitive(k)):
 				b.WriteString(`"******"`)
 			case v.Type() == sdk.TypeString:
-				writeJSONString(&b, v.Str())
+				jsonstr.Write(&b, v.Str())
 			default:
 				// Numbers, booleans, null, lists and times are rare.
 				enc, _ := json.Marshal(v.Any())
@@ -890,34 +890,6 @@ func requestJSON(op sdk.Operation, m *mapping.Mapping) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-// writeJSONString writes s as json.Marshal does: between quotes as it is
-// when nothing in it needs escaping (most values), else through
-// json.Marshal.
-func writeJSONString(b *bytes.Buffer, s string) {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-				enc, _ := json.Marshal(s)
-				b.Write(enc)
-				return
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
-			enc, _ := json.Marshal(s)
-			b.Write(enc)
-			return
-		}
-		i += size
-	}
-	b.WriteByte('"')
-	b.WriteString(s)
-	b.WriteByte('"')
 }
 
 // PlannedEvent is what a dry run found an event would do.

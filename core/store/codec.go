@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/midstream-io/midstream/core/internal/jsonstr"
 	"github.com/midstream-io/midstream/sdk"
 )
 
@@ -36,7 +36,7 @@ func EncodeAttributes(a sdk.Attributes) []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeString(&b, k)
+		jsonstr.Write(&b, k)
 		b.WriteByte(':')
 		encodeValue(&b, a[k])
 	}
@@ -44,52 +44,17 @@ func EncodeAttributes(a sdk.Attributes) []byte {
 	return b.Bytes()
 }
 
-func writeString(b *bytes.Buffer, s string) {
-	if plainString(s) {
-		b.WriteByte('"')
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
-	}
-	// json.Marshal of a string cannot fail.
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
-}
-
-// plainString reports whether json.Marshal would write s between quotes
-// unchanged: valid UTF-8 with nothing it escapes (quote, backslash,
-// control characters, <, >, &, U+2028, U+2029). Most values are, and
-// writing them directly keeps the encoding byte for byte what it was.
-func plainString(s string) bool {
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
-			return false
-		}
-		i += size
-	}
-	return true
-}
-
 func encodeValue(b *bytes.Buffer, v sdk.Value) {
 	switch v.Type() {
 	case sdk.TypeString:
-		writeString(b, v.Str())
+		jsonstr.Write(b, v.Str())
 	case sdk.TypeInt:
 		b.WriteString(strconv.FormatInt(v.IntValue(), 10))
 	case sdk.TypeBool:
 		b.WriteString(strconv.FormatBool(v.BoolValue()))
 	case sdk.TypeTime:
 		b.WriteString(`{"t":`)
-		writeString(b, v.TimeValue().UTC().Format(time.RFC3339Nano))
+		jsonstr.Write(b, v.TimeValue().UTC().Format(time.RFC3339Nano))
 		b.WriteByte('}')
 	case sdk.TypeStringList:
 		b.WriteByte('[')
@@ -97,7 +62,7 @@ func encodeValue(b *bytes.Buffer, v sdk.Value) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeString(b, s)
+			jsonstr.Write(b, s)
 		}
 		b.WriteByte(']')
 	default:
