@@ -379,18 +379,18 @@ type Claimed struct {
 
 	// parentRef and managerRef are what resolveRefs found.
 	parentRef, managerRef *sdk.Ref
-	// What decode decodes, once the event is taken (a user's attributes
-	// are decoded on reading).
+	// What decode decodes, once the event is taken. A user's attributes
+	// are decoded on reading, which empties attrs (stored attributes are
+	// never empty: "{}" at least).
 	changed, seqs, attrs string
 	synced               sql.NullString
-	attrsDecoded         bool
 }
 
 func (c *Claimed) decode() error {
 	unmarshalList(c.changed, &c.Event.Changed)
 	unmarshalList(c.seqs, &c.Event.Seqs)
 	var err error
-	if !c.attrsDecoded {
+	if c.attrs != "" {
 		if c.Object.Attributes, err = DecodeAttributes([]byte(c.attrs)); err != nil {
 			return err
 		}
@@ -810,7 +810,7 @@ func readCandidates(tx *sql.Tx, target string, ids []int64) ([]*Claimed, error) 
 			// Attributes that do not decode fail the claim only if the
 			// event is taken (decode reads them again then), as before.
 			if a, err := DecodeAttributes([]byte(attrs)); err == nil {
-				o.Attributes, c.attrs, c.attrsDecoded = a, "", true
+				o.Attributes, c.attrs = a, ""
 				if m, ok := a[sdk.ManagerAttribute]; ok && m.Type() == sdk.TypeString {
 					c.ManagerExt = m.Str()
 				}
